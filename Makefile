@@ -1,0 +1,43 @@
+# The two commands of the README, each doing all of its own set-up:
+#   make demo   creates .venv, installs rpnumpy, runs the main job (report in reports/demo)
+#   make test   creates .venv, installs rpnumpy with its test extra, runs ruff and the whole test suite
+# Data: $RPNUMPY_DATA if set, else ../shared/data if it exists, else the loaders' own look-up
+# (user cache, then download).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= test,notebooks
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+ifeq ($(origin RPNUMPY_DATA), undefined)
+  ifneq ($(wildcard ../shared/data),)
+    export RPNUMPY_DATA := $(abspath ../shared/data)
+  endif
+endif
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m rpnumpy demo --out reports/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check rpnumpy tests benchmarks
+
+test: lint
+	RPNUMPY_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
+
+bench:
+	$(MAKE) install EXTRAS=test,notebooks,torch
+	$(BIN)/python benchmarks/bench_mlp.py --json benchmarks/results_mlp.json
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache

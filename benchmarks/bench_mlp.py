@@ -1,0 +1,786 @@
+"""Time one training epoch and one inference pass of the same MLP in rpnumpy and in PyTorch (CPU).
+
+The model is the classic MNIST baseline: 784-256-10, ReLU, float32, Adam
+(lr=1e-3, betas (0.9, 0.999), eps 1e-8), softmax cross-entropy, batch 128.
+Both frameworks run **in the same process**, on the same data, with the same
+number of threads:
+
+* rpnumpy trains through :func:`rpnumpy.training.fit` (``epochs=1``,
+  ``progress=False``): the real library path, not a special benchmark loop.
+  Inference is :func:`rpnumpy.training.predict` with batch 1000.
+* PyTorch trains with ``torch.nn.Linear``/``ReLU``, ``torch.optim.Adam`` and
+  ``torch.nn.CrossEntropyLoss`` in a plain, idiomatic loop: once per epoch the
+  training tensor is shuffled (one ``randperm`` and one gather), then the
+  batches are contiguous slices of it; no ``DataLoader``. Like ``fit``, the
+  loop accumulates the epoch's loss and training accuracy. Inference runs the
+  model over batches of 1000 under ``torch.inference_mode()``.
+
+Protocol: ``--epochs-warmup`` untimed epochs (and inference passes) per
+framework, then ``--repeats`` timed rounds. A round times one epoch and one
+inference pass of each framework; the order alternates from round to round
+(rpnumpy first, then PyTorch first, ...) so both share the machine's noise and
+neither always runs right after the other. Before each timed run the garbage
+collector runs and the script pauses briefly, so that the other framework's
+worker threads have gone idle. Each model keeps training from round to round;
+the test accuracy is measured (untimed) after every epoch. Reported: every
+time, their medians and the ratios rpnumpy/PyTorch (> 1 means rpnumpy is
+slower), and the final test accuracies, a sanity check that both train (each
+should be > 0.9 after one full epoch on the 60,000 images).
+
+Threads: PyTorch gets ``torch.set_num_threads(K)`` with K the number of
+threads numpy's BLAS uses (by default OpenBLAS uses one per CPU, i.e.
+``os.cpu_count()``). ``--threads K`` sets both (numpy's BLAS through
+``threadpoolctl`` when installed, otherwise through OpenBLAS's own
+``openblas_set_num_threads``).
+
+``OPENBLAS_CORETYPE``: on some machines this environment variable is set for
+compatibility (it forces OpenBLAS onto an older CPU kernel, e.g. Haswell on an
+AVX-512 machine) and slows numpy down. This script never changes it; it prints
+its value when it is set, together with the kernel OpenBLAS actually chose.
+
+Usage::
+
+    python benchmarks/bench_mlp.py [--repeats 5] [--epochs-warmup 1] [--n-train N]
+                                   [--json out.json] [--threads K]
+
+and, for smoke tests and diagnosis: ``--n-test N``, ``--synthetic``,
+``--no-torch``, ``--pause S``, ``--quiet`` (see ``--help``).
+
+The MNIST files are found by :func:`rpnumpy.datasets.load_mnist` (set
+``RPNUMPY_DATA`` to a folder holding ``mnist/``). ``--synthetic`` replaces
+them by random data of the same shapes (for smoke tests; the accuracies then
+mean nothing). If PyTorch is not installed, rpnumpy is timed alone, the ratios
+are reported as unavailable and the exit status is still 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    import rpnumpy
+except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout, not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import rpnumpy
+
+from rpnumpy.layers import Dense, ReLU, Sequential
+from rpnumpy.losses import SoftmaxCrossEntropy
+from rpnumpy.optim import Adam
+from rpnumpy.training import evaluate, fit, predict
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+__all__ = [
+    "ARCHITECTURE",
+    "blas_info",
+    "build_rpnumpy_model",
+    "build_torch_model",
+    "configure_threads",
+    "load_data",
+    "machine_info",
+    "main",
+    "run_benchmark",
+    "synthetic_data",
+    "time_rpnumpy_epoch",
+    "time_rpnumpy_inference",
+    "time_torch_epoch",
+    "time_torch_inference",
+    "torch_accuracy",
+]
+
+#: Layer widths of the benchmarked MLP.
+ARCHITECTURE = (784, 256, 10)
+BATCH_SIZE = 128
+INFERENCE_BATCH_SIZE = 1000
+LEARNING_RATE = 1e-3
+#: Every final test accuracy must exceed this after full-MNIST epochs.
+SANITY_ACCURACY = 0.9
+#: Seconds to wait before each timed run (lets the other framework's threads go idle).
+PAUSE_SECONDS = 0.2
+
+_THREAD_ENV_VARS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+)
+
+
+# --------------------------------------------------------------------------- machine and BLAS
+
+
+def _loaded_libraries() -> list[str]:
+    """Paths of the shared libraries mapped into this process (Linux; empty elsewhere)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            paths = {line.split()[-1] for line in fh if "/" in line and ".so" in line}
+    except OSError:
+        return []
+    return sorted(paths)
+
+
+def _openblas_call(lib: ctypes.CDLL, name: str, restype: Any, *args: Any) -> Any:
+    """Call ``openblas_<name>`` under whichever symbol prefix/suffix this build exports."""
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_", "_64_", "64"):
+            fn = getattr(lib, f"{prefix}openblas_{name}{suffix}", None)
+            if fn is not None:
+                fn.restype = restype
+                return fn(*args)
+    raise AttributeError(f"openblas_{name}")
+
+
+def _numpy_openblas() -> tuple[str, ctypes.CDLL] | None:
+    """The OpenBLAS library numpy loaded, as ``(path, handle)``, or None."""
+    libs = [p for p in _loaded_libraries() if "openblas" in os.path.basename(p).lower()]
+    # prefer the copy shipped with numpy (torch may load a BLAS of its own)
+    libs.sort(key=lambda p: "numpy" not in p)
+    for path in libs:
+        try:
+            return path, ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def blas_info() -> dict[str, Any]:
+    """Which BLAS numpy uses: library, version, thread count and CPU kernel.
+
+    Uses ``threadpoolctl`` when it is installed; otherwise numpy's build
+    configuration (``numpy.show_config(mode="dicts")``) plus, for OpenBLAS,
+    its own ``openblas_get_num_threads``/``openblas_get_corename`` through
+    ctypes. Fields that cannot be found are None.
+    """
+    info: dict[str, Any] = {
+        "library": None,
+        "version": None,
+        "threads": None,
+        "architecture": None,
+        "filepath": None,
+        "source": None,
+    }
+    try:
+        import threadpoolctl
+    except ImportError:
+        threadpoolctl = None
+    if threadpoolctl is not None:
+        pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+        pools.sort(key=lambda p: "numpy" not in str(p.get("filepath", "")))
+        if pools:
+            p = pools[0]
+            info.update(
+                library=p.get("internal_api"),
+                version=p.get("version"),
+                threads=p.get("num_threads"),
+                architecture=p.get("architecture"),
+                filepath=p.get("filepath"),
+                source=f"threadpoolctl {threadpoolctl.__version__}",
+            )
+            return info
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        info.update(library=blas.get("name"), version=blas.get("version"), source="numpy.show_config")
+    except Exception:  # very old numpy: no mode="dicts"
+        pass
+    found = _numpy_openblas()
+    if found is not None:
+        path, lib = found
+        info["filepath"] = path
+        try:
+            info["threads"] = int(_openblas_call(lib, "get_num_threads", ctypes.c_int))
+            info["architecture"] = _openblas_call(lib, "get_corename", ctypes.c_char_p).decode()
+            info["config"] = _openblas_call(lib, "get_config", ctypes.c_char_p).decode().strip()
+            info["source"] = f"{info['source'] or 'build config'} + openblas ctypes"
+        except (AttributeError, OSError):
+            pass
+    return info
+
+
+def _set_blas_threads(n: int) -> bool:
+    """Limit numpy's BLAS to ``n`` threads; return whether it worked."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        threadpoolctl = None
+    if threadpoolctl is not None:
+        # kept alive for the whole process on purpose (the limit lasts until exit)
+        _set_blas_threads.limiter = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+        return True
+    found = _numpy_openblas()
+    if found is None:
+        return False
+    try:
+        _openblas_call(found[1], "set_num_threads", None, ctypes.c_int(n))
+    except AttributeError:
+        return False
+    return True
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Give numpy's BLAS and PyTorch the same number of threads and return it.
+
+    With ``threads=None`` numpy's BLAS is left alone and PyTorch gets as many
+    threads as it uses (``os.cpu_count()`` if that cannot be found out).
+    """
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        if not _set_blas_threads(threads):
+            print(
+                f"warning: could not set numpy's BLAS thread count to {threads} (no threadpoolctl, no "
+                f"OpenBLAS found); set OPENBLAS_NUM_THREADS={threads} before starting Python",
+                file=sys.stderr,
+            )
+    else:
+        threads = blas_info()["threads"] or os.cpu_count() or 1
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def _cpuinfo() -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # first processor block only
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    flags = set(fields.get("flags", "").split())
+    return {
+        "cpu_model": fields.get("model name") or platform.processor() or platform.machine(),
+        "cpu_vendor": fields.get("vendor_id"),
+        "cpu_family_model_stepping": (
+            f"{fields['cpu family']}/{fields['model']}/{fields['stepping']}"
+            if {"cpu family", "model", "stepping"} <= fields.keys()
+            else None
+        ),
+        "cpu_simd": [f for f in ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags],
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """Everything needed to interpret the times: CPU, cores, library versions, BLAS, threads, date."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = None
+    info: dict[str, Any] = {
+        "date_utc": now.isoformat(timespec="seconds"),
+        **_cpuinfo(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "rpnumpy": getattr(rpnumpy, "__version__", None),
+        "numpy_blas": blas_info(),
+        "env": {k: os.environ[k] for k in _THREAD_ENV_VARS if k in os.environ},
+    }
+    if torch is None:
+        info["torch"] = None
+    else:
+        show = torch.__config__.show()
+        words = show.replace(",", " ").split()
+        blas = next((w.split("=", 1)[1] for w in words if w.startswith("BLAS_INFO=")), None)
+        info["torch"] = {
+            "version": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "blas": blas,
+            "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        }
+    return info
+
+
+# --------------------------------------------------------------------------- data
+
+
+def synthetic_data(n_train: int, n_test: int, *, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Random MNIST-shaped data: float32 images in [0, 1] and int64 labels 0..9.
+
+    Each class has a random prototype image and samples are noisy copies of it,
+    so the data are learnable, but the accuracies mean nothing about MNIST.
+    """
+    gen = np.random.default_rng(seed)
+    d, k = ARCHITECTURE[0], ARCHITECTURE[-1]
+    prototypes = gen.random((k, d), dtype=np.float32)
+    out = []
+    for n in (n_train, n_test):
+        y = gen.integers(0, k, size=n, dtype=np.int64)
+        x = prototypes[y] + gen.normal(0.0, 0.3, size=(n, d)).astype(np.float32)
+        np.clip(x, 0.0, 1.0, out=x)
+        out += [x, y]
+    return tuple(out)
+
+
+def load_data(
+    n_train: int | None = None, n_test: int | None = None, *, synthetic: bool = False
+) -> tuple[tuple[np.ndarray, ...], str]:
+    """``((x_train, y_train, x_test, y_test), name)``: MNIST, or synthetic data of the same shapes.
+
+    ``n_train``/``n_test`` keep only the first images of each set.
+    """
+    if synthetic:
+        return synthetic_data(n_train or 60000, n_test or 10000), "synthetic"
+    from rpnumpy.datasets import load_mnist
+
+    x_train, y_train, x_test, y_test = load_mnist(dtype=np.float32)
+    arrays = (x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test])
+    return tuple(np.ascontiguousarray(a) for a in arrays), "mnist"
+
+
+# --------------------------------------------------------------------------- rpnumpy
+
+
+def build_rpnumpy_model(seed: int = 0) -> tuple[Sequential, Adam]:
+    """The 784-256-10 ReLU MLP in float32 and its Adam optimizer."""
+    d_in, d_hidden, d_out = ARCHITECTURE
+    model = Sequential(
+        Dense(d_in, d_hidden, rng=seed, dtype=np.float32),
+        ReLU(),
+        Dense(d_hidden, d_out, rng=seed + 1, dtype=np.float32),
+    )
+    return model, Adam(model, lr=LEARNING_RATE)
+
+
+def time_rpnumpy_epoch(
+    model: Sequential, optimizer: Adam, x: np.ndarray, y: np.ndarray, *, batch_size: int = BATCH_SIZE,
+    rng: int = 0,
+) -> dict[str, float]:
+    """Train one epoch with ``rpnumpy.training.fit``; return its wall time, mean loss and train accuracy."""
+    start = time.perf_counter()
+    hist = fit(model, x, y, loss=SoftmaxCrossEntropy(), optimizer=optimizer, epochs=1, batch_size=batch_size,
+               rng=rng, progress=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "loss": hist.loss[-1], "train_accuracy": hist.train_accuracy[-1]}
+
+
+def time_rpnumpy_inference(
+    model: Sequential, x: np.ndarray, *, batch_size: int = INFERENCE_BATCH_SIZE
+) -> float:
+    """Wall time of ``rpnumpy.training.predict`` over ``x``."""
+    start = time.perf_counter()
+    logits = predict(model, x, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    assert logits.shape == (x.shape[0], ARCHITECTURE[-1])
+    return seconds
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def build_torch_model(seed: int = 0) -> tuple[Any, Any]:
+    """The same MLP in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer."""
+    if torch is None:
+        raise RuntimeError("PyTorch is not installed")
+    d_in, d_hidden, d_out = ARCHITECTURE
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(d_in, d_hidden), torch.nn.ReLU(), torch.nn.Linear(d_hidden, d_out)
+    ).to(torch.float32)
+    return model, torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+
+
+def time_torch_epoch(
+    model: Any, optimizer: Any, x: Any, y: Any, *, batch_size: int = BATCH_SIZE, rng: int = 0
+) -> dict[str, float]:
+    """Train one epoch in the plain PyTorch loop; return its wall time, mean loss and train accuracy.
+
+    ``x``/``y`` are CPU tensors (or arrays, converted without copying before
+    the clock starts). Once per epoch the data are shuffled with one gather;
+    the batches are contiguous slices of the shuffled tensors.
+    """
+    if torch is None:
+        raise RuntimeError("PyTorch is not installed")
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(y)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(rng)
+    n = x.shape[0]
+    model.train()
+    start = time.perf_counter()
+    order = torch.randperm(n, generator=gen)
+    xs, ys = x[order], y[order]
+    total_loss, correct = 0.0, 0
+    for lo in range(0, n, batch_size):
+        xb, yb = xs[lo : lo + batch_size], ys[lo : lo + batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * xb.shape[0]
+        correct += int((out.argmax(dim=1) == yb).sum())
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "loss": total_loss / n, "train_accuracy": correct / n}
+
+
+def time_torch_inference(model: Any, x: Any, *, batch_size: int = INFERENCE_BATCH_SIZE) -> float:
+    """Wall time of a batched forward pass over ``x`` under ``torch.inference_mode()``."""
+    if torch is None:
+        raise RuntimeError("PyTorch is not installed")
+    x = torch.as_tensor(x)
+    model.eval()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        logits = torch.cat([model(x[lo : lo + batch_size]) for lo in range(0, x.shape[0], batch_size)])
+    seconds = time.perf_counter() - start
+    assert tuple(logits.shape) == (x.shape[0], ARCHITECTURE[-1])
+    return seconds
+
+
+def torch_accuracy(model: Any, x: Any, y: Any, *, batch_size: int = INFERENCE_BATCH_SIZE) -> float:
+    """Test accuracy of the PyTorch model (untimed)."""
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for lo in range(0, x.shape[0], batch_size):
+            correct += int((model(x[lo : lo + batch_size]).argmax(dim=1) == y[lo : lo + batch_size]).sum())
+    return correct / x.shape[0]
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def _settle(pause: float) -> None:
+    gc.collect()
+    if pause > 0:
+        time.sleep(pause)
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "all": values,
+        "median": statistics.median(values) if values else None,
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+    }
+
+
+def run_benchmark(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    repeats: int = 5,
+    epochs_warmup: int = 1,
+    with_torch: bool = True,
+    seed: int = 0,
+    pause: float = PAUSE_SECONDS,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Warm up, then time ``repeats`` interleaved rounds; return the raw times and their summaries.
+
+    The result holds, per framework (``"rpnumpy"``, ``"torch"``): ``train_seconds``
+    and ``inference_seconds`` (``all``/``median``/``min``/``max``), the
+    per-epoch ``train_loss`` and ``test_accuracy``, the final
+    ``test_accuracy`` and ``epochs``; and ``ratio`` with ``train`` and
+    ``inference`` (rpnumpy/PyTorch medians, None without PyTorch).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if epochs_warmup < 0:
+        raise ValueError(f"epochs_warmup must be >= 0, got {epochs_warmup}")
+    with_torch = with_torch and torch is not None
+
+    rp_model, rp_opt = build_rpnumpy_model(seed)
+    runners: dict[str, dict[str, Callable[..., Any]]] = {
+        "rpnumpy": {
+            "epoch": lambda r: time_rpnumpy_epoch(rp_model, rp_opt, x_train, y_train, rng=r),
+            "infer": lambda: time_rpnumpy_inference(rp_model, x_test),
+            "accuracy": lambda: evaluate(rp_model, x_test, y_test)["accuracy"],
+        }
+    }
+    if with_torch:
+        t_model, t_opt = build_torch_model(seed)
+        tx_train, ty_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
+        tx_test, ty_test = torch.from_numpy(x_test), torch.from_numpy(y_test)
+        runners["torch"] = {
+            "epoch": lambda r: time_torch_epoch(t_model, t_opt, tx_train, ty_train, rng=r),
+            "infer": lambda: time_torch_inference(t_model, tx_test),
+            "accuracy": lambda: torch_accuracy(t_model, tx_test, ty_test),
+        }
+    record = {
+        name: {"train_seconds": [], "inference_seconds": [], "train_loss": [], "test_accuracy": []}
+        for name in runners
+    }
+
+    def one_epoch(name: str, epoch: int, timed: bool) -> None:
+        run, rec = runners[name], record[name]
+        if timed:
+            _settle(pause)
+        result = run["epoch"](seed + epoch)
+        if timed:
+            _settle(pause)
+        infer_seconds = run["infer"]()
+        rec["train_loss"].append(result["loss"])
+        rec["test_accuracy"].append(run["accuracy"]())
+        if timed:
+            rec["train_seconds"].append(result["seconds"])
+            rec["inference_seconds"].append(infer_seconds)
+        log(
+            f"  {'timed' if timed else 'warm-up'} epoch {epoch + 1} {name:<8} "
+            f"train {result['seconds']:8.3f} s   "
+            f"inference {infer_seconds * 1e3:8.1f} ms   loss {result['loss']:.4f}   "
+            f"test acc {rec['test_accuracy'][-1]:.4f}"
+        )
+
+    names = list(runners)
+    epoch = 0
+    for _ in range(epochs_warmup):
+        for name in names:
+            one_epoch(name, epoch, timed=False)
+        epoch += 1
+    for i in range(repeats):
+        for name in names if i % 2 == 0 else names[::-1]:
+            one_epoch(name, epoch, timed=True)
+        epoch += 1
+
+    results: dict[str, Any] = {}
+    for name, rec in record.items():
+        results[name] = {
+            "train_seconds": _summary(rec["train_seconds"]),
+            "inference_seconds": _summary(rec["inference_seconds"]),
+            "train_loss": rec["train_loss"],
+            "test_accuracy_per_epoch": rec["test_accuracy"],
+            "test_accuracy": rec["test_accuracy"][-1],
+            "epochs": len(rec["train_loss"]),
+        }
+    if not with_torch:
+        results["torch"] = None
+    if with_torch:
+        rp, tc = results["rpnumpy"], results["torch"]
+        results["ratio"] = {
+            "train": rp["train_seconds"]["median"] / tc["train_seconds"]["median"],
+            "inference": rp["inference_seconds"]["median"] / tc["inference_seconds"]["median"],
+        }
+    else:
+        results["ratio"] = {"train": None, "inference": None}
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "n/a"
+    return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.1f} ms"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable table and machine context for ``main``'s result."""
+    cfg, res, mach = report["config"], report["results"], report["machine"]
+    rp, tc, ratio = res["rpnumpy"], res["torch"], res["ratio"]
+
+    def cell(fw: dict | None, key: str, stat: str = "median") -> str:
+        return "n/a" if fw is None else _fmt_seconds(fw[key][stat])
+
+    def ratio_cell(r: float | None) -> str:
+        return "unavailable" if r is None else f"{r:.2f}"
+
+    d_in, d_hidden, d_out = cfg["architecture"]
+    lines = [
+        f"MLP {d_in}-{d_hidden}-{d_out} (ReLU, float32, Adam lr={cfg['lr']:g}, softmax cross-entropy), "
+        f"data: {cfg['data']}",
+        f"train: one epoch over {cfg['n_train']:,} images, batch {cfg['batch_size']}; inference: "
+        f"{cfg['n_test']:,} images, batch {cfg['inference_batch_size']}",
+        f"{cfg['epochs_warmup']} warm-up epoch(s) excluded; {cfg['repeats']} timed rounds, interleaved; "
+        f"threads: {cfg['threads']} (numpy BLAS and torch)",
+        "",
+        f"{'':<26}{'rpnumpy':>14}{'PyTorch':>14}{'rpnumpy/PyTorch':>18}",
+        f"{'train epoch, median':<26}{cell(rp, 'train_seconds'):>14}{cell(tc, 'train_seconds'):>14}"
+        f"{ratio_cell(ratio['train']):>18}",
+        f"{'  min .. max':<26}"
+        f"{cell(rp, 'train_seconds', 'min') + ' ..':>14}{cell(tc, 'train_seconds', 'min') + ' ..':>14}",
+        f"{'':<26}{cell(rp, 'train_seconds', 'max'):>14}{cell(tc, 'train_seconds', 'max'):>14}",
+        f"{'inference, median':<26}{cell(rp, 'inference_seconds'):>14}{cell(tc, 'inference_seconds'):>14}"
+        f"{ratio_cell(ratio['inference']):>18}",
+        f"{'  min .. max':<26}"
+        f"{cell(rp, 'inference_seconds', 'min') + ' ..':>14}"
+        f"{cell(tc, 'inference_seconds', 'min') + ' ..':>14}",
+        f"{'':<26}{cell(rp, 'inference_seconds', 'max'):>14}{cell(tc, 'inference_seconds', 'max'):>14}",
+        f"{'test accuracy, 1st epoch':<26}{rp['test_accuracy_per_epoch'][0]:>14.4f}"
+        f"{'n/a' if tc is None else format(tc['test_accuracy_per_epoch'][0], '.4f'):>14}",
+        f"{'test accuracy, final':<26}{rp['test_accuracy']:>14.4f}"
+        f"{'n/a' if tc is None else format(tc['test_accuracy'], '.4f'):>14}"
+        f"{'(after ' + str(rp['epochs']) + ' epochs)':>18}",
+    ]
+    if tc is None:
+        lines.append("PyTorch is not installed: rpnumpy was timed alone, the ratios are unavailable.")
+    blas, t = mach["numpy_blas"], mach["torch"]
+    lines += [
+        "",
+        f"date (UTC):   {mach['date_utc']}",
+        f"CPU:          {mach['cpu_model']} (family/model/stepping {mach['cpu_family_model_stepping']}; "
+        f"{', '.join(mach['cpu_simd'])})",
+        f"cores:        {mach['logical_cpus']} logical, {mach['usable_cpus']} usable by this process",
+        f"python:       {mach['python']} on {mach['platform']}",
+        f"numpy:        {mach['numpy']}, BLAS {blas['library']} {blas['version']}, "
+        f"{blas['threads']} thread(s), "
+        f"kernel {blas['architecture']} (via {blas['source']})",
+        "torch:        "
+        + ("not installed" if t is None else f"{t['version']}, BLAS {t['blas']}, {t['threads']} thread(s), "
+           f"CPU capability {t['cpu_capability']}"),
+        f"rpnumpy:      {mach['rpnumpy']}",
+    ]
+    load = [mach.get("load_average_before"), mach.get("load_average_after")]
+    if load[0] is not None and load[1] is not None:
+        lines.append(f"load average: {load[0]} before, {load[1]} after (1, 5, 15 min)")
+        if load[0][0] > 0.5 or load[1][0] > mach["logical_cpus"] + 0.5:
+            lines.append("warning:      other processes were using the CPU; the times may be noisy")
+    env = mach["env"]
+    if "OPENBLAS_CORETYPE" in env:
+        lines.append(
+            f"note:         OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} is set (left unchanged); "
+            "it can force OpenBLAS onto a slower kernel than this CPU supports"
+        )
+    other = {k: v for k, v in env.items() if k != "OPENBLAS_CORETYPE"}
+    if other:
+        lines.append("env:          " + ", ".join(f"{k}={v}" for k, v in other.items()))
+    for problem in report["sanity"]["problems"]:
+        lines.append(f"SANITY CHECK FAILED: {problem}")
+    return "\n".join(lines)
+
+
+def _sanity(results: dict[str, Any], data: str, n_train: int, n_test: int) -> dict[str, Any]:
+    checked = data == "mnist" and n_train >= 60000 and n_test >= 10000
+    problems = []
+    if checked:
+        for name in ("rpnumpy", "torch"):
+            if results.get(name) is not None and not results[name]["test_accuracy"] > SANITY_ACCURACY:
+                problems.append(
+                    f"{name} reached only {results[name]['test_accuracy']:.4f} test accuracy "
+                    f"(expected > {SANITY_ACCURACY})"
+                )
+    return {"checked": checked, "threshold": SANITY_ACCURACY, "problems": problems}
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time one training epoch and one inference pass of a 784-256-10 MLP "
+        "in rpnumpy and in PyTorch.",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--epochs-warmup", type=int, default=1, help="untimed warm-up epochs (default 1)")
+    parser.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--n-test", type=int, default=None,
+                        help="use only the first N test images for inference (default: all 10,000)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the results as JSON")
+    parser.add_argument("--threads", type=int, default=None, metavar="K",
+                        help="threads for numpy's BLAS and torch (default: what numpy's BLAS uses)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="random data of MNIST's shapes instead of MNIST (smoke tests)")
+    parser.add_argument("--no-torch", action="store_true", help="time rpnumpy alone")
+    parser.add_argument("--pause", type=float, default=PAUSE_SECONDS,
+                        help=f"seconds to wait before each timed run (default {PAUSE_SECONDS})")
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if args.epochs_warmup < 0:
+        parser.error("--epochs-warmup must be >= 0")
+    if args.n_train is not None and args.n_train < 1:
+        parser.error("--n-train must be >= 1")
+    if args.n_test is not None and args.n_test < 1:
+        parser.error("--n-test must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; return the exit status (1 only if the sanity check fails)."""
+    args = _parse_args(argv)
+    log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    if torch is None:
+        print("PyTorch is not installed (import torch failed): timing rpnumpy alone; "
+              "the rpnumpy/PyTorch ratios will be reported as unavailable.", flush=True)
+    threads = configure_threads(args.threads)
+    load_before = _load_average()
+    if "OPENBLAS_CORETYPE" in os.environ:
+        log(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set; leaving it unchanged.")
+
+    (x_train, y_train, x_test, y_test), data = load_data(args.n_train, args.n_test, synthetic=args.synthetic)
+    log(f"data: {data}, {x_train.shape[0]:,} training and {x_test.shape[0]:,} test images; "
+        f"threads: {threads}")
+    results = run_benchmark(
+        x_train, y_train, x_test, y_test,
+        repeats=args.repeats, epochs_warmup=args.epochs_warmup, with_torch=not args.no_torch,
+        pause=args.pause, log=log,
+    )
+    report = {
+        "benchmark": "bench_mlp",
+        "config": {
+            "architecture": list(ARCHITECTURE),
+            "activation": "relu",
+            "dtype": "float32",
+            "optimizer": "adam",
+            "lr": LEARNING_RATE,
+            "batch_size": BATCH_SIZE,
+            "inference_batch_size": INFERENCE_BATCH_SIZE,
+            "n_train": int(x_train.shape[0]),
+            "n_test": int(x_test.shape[0]),
+            "data": data,
+            "repeats": args.repeats,
+            "epochs_warmup": args.epochs_warmup,
+            "threads": threads,
+            "interleaved": True,
+            "pause_seconds": args.pause,
+            "torch_available": torch is not None,
+            "command": "python benchmarks/bench_mlp.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        },
+        "machine": {
+            **machine_info(),
+            "load_average_before": load_before,
+            "load_average_after": _load_average(),
+        },
+        "results": results,
+        "sanity": _sanity(results, data, int(x_train.shape[0]), int(x_test.shape[0])),
+    }
+    print()
+    print(format_report(report), flush=True)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 1 if report["sanity"]["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Chapters of the main job's report (see :mod:`rpnumpy.report`)."""

@@ -1,0 +1,118 @@
+r"""Element-wise activations, :math:`y = g(x)` and :math:`\partial L/\partial x = \delta \odot g'(x)`.
+
+Each activation caches the cheapest thing its derivative needs: the output
+when :math:`g'` is a function of :math:`y` (sigmoid, tanh, ReLU), the input
+otherwise (sin, cos, GELU). They accept float32 or float64 and return the same
+dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from .base import Layer
+
+__all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "ACTIVATIONS"]
+
+
+class _Elementwise(Layer):
+    input_ndim = None
+
+
+class ReLU(_Elementwise):
+    r"""Rectified linear unit, :math:`y = \max(x, 0)`.
+
+    Backward: :math:`\partial L/\partial x = \delta \odot [x > 0]`. The
+    derivative at exactly 0 is taken as 0 (a subgradient).
+    """
+
+    def _forward(self, x):
+        y = np.maximum(x, 0)
+        return y, y
+
+    def _backward(self, dy, y, input_grad):
+        return dy * (y > 0) if input_grad else None
+
+
+class Sigmoid(_Elementwise):
+    r"""Logistic sigmoid, :math:`y = \sigma(x) = 1/(1 + e^{-x})`.
+
+    Backward: :math:`\partial L/\partial x = \delta \odot y(1 - y)`. Computed
+    with ``scipy.special.expit``, which does not overflow for large ``|x|``.
+    """
+
+    def _forward(self, x):
+        y = special.expit(x)
+        return y, y
+
+    def _backward(self, dy, y, input_grad):
+        return dy * y * (1 - y) if input_grad else None
+
+
+class Tanh(_Elementwise):
+    r"""Hyperbolic tangent. Backward: :math:`\partial L/\partial x = \delta \odot (1 - y^2)`."""
+
+    def _forward(self, x):
+        y = np.tanh(x)
+        return y, y
+
+    def _backward(self, dy, y, input_grad):
+        return dy * (1 - y * y) if input_grad else None
+
+
+class Sin(_Elementwise):
+    r"""Sine. Backward: :math:`\partial L/\partial x = \delta \odot \cos x`."""
+
+    def _forward(self, x):
+        return np.sin(x), x
+
+    def _backward(self, dy, x, input_grad):
+        return dy * np.cos(x) if input_grad else None
+
+
+class Cos(_Elementwise):
+    r"""Cosine. Backward: :math:`\partial L/\partial x = -\delta \odot \sin x`."""
+
+    def _forward(self, x):
+        return np.cos(x), x
+
+    def _backward(self, dy, x, input_grad):
+        return -dy * np.sin(x) if input_grad else None
+
+
+class GELU(_Elementwise):
+    r"""Gaussian error linear unit, exact form :math:`y = x\,\Phi(x)`.
+
+    :math:`\Phi` is the standard normal CDF (``scipy.special.ndtr``), not the
+    tanh approximation. Backward:
+
+    .. math:: \partial L/\partial x = \delta \odot \big(\Phi(x) + x\,\varphi(x)\big),
+              \qquad \varphi(x) = e^{-x^2/2}/\sqrt{2\pi}.
+    """
+
+    _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+    def _forward(self, x):
+        cdf = special.ndtr(x)
+        return x * cdf, (x, cdf)
+
+    def _backward(self, dy, cache, input_grad):
+        if not input_grad:
+            return None
+        x, cdf = cache
+        pdf = np.exp(-0.5 * x * x) * self._INV_SQRT_2PI
+        return dy * (cdf + x * pdf)
+
+
+#: Activation classes by lower-case name, for configurations and the CLI.
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "sin": Sin,
+    "cos": Cos,
+    "gelu": GELU,
+}

@@ -1,0 +1,289 @@
+"""The layer contract that every rpnumpy layer follows.
+
+A layer is three dictionaries of arrays and two methods::
+
+    layer.params    trainable arrays, updated in place by an optimizer
+    layer.grads     their gradients, same keys and shapes, overwritten by backward
+    layer.buffers   fixed random matrices: never in params, never updated
+
+    y  = layer.forward(x)     # caches what backward needs
+    dx = layer.backward(dy)   # fills layer.grads, returns dL/dx
+
+Inside, each layer is written in the CS231n style: a pure
+``_forward(x) -> (y, cache)`` and a ``_backward(dy, cache) -> dx`` that consumes
+the cache. ``forward``/``backward`` only add input checks and keep the cache.
+
+Rules every layer keeps
+-----------------------
+* ``grads[k]`` is allocated once, with the shape and dtype of ``params[k]``,
+  and ``backward`` writes into it in place. An optimizer can therefore hold
+  references to both dictionaries' arrays for the whole of training.
+* ``backward`` overwrites, it does not accumulate: calling it twice with the
+  same ``dy`` gives the same ``grads``.
+* A fixed random matrix lives in ``buffers`` and gets no gradient computed for
+  it (no matrix product is spent on a gradient nobody uses). It is rebuilt from
+  ``(kind, shape, seed)``, which ``get_config`` records.
+* dtypes are preserved and never changed silently: a layer built with
+  ``dtype=np.float32`` refuses float64 input with a ``TypeError`` rather than
+  up-casting, and vice versa.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validation import check_dtype, check_float_array
+
+__all__ = ["Layer", "Sequential", "LAYER_REGISTRY", "layer_from_config"]
+
+#: Every concrete layer class by name, filled in automatically by subclassing.
+#: Saved models refer to layers by these names.
+LAYER_REGISTRY: dict[str, type[Layer]] = {}
+
+#: Marks a layer whose forward has not run yet (a cache may legitimately be None).
+_NO_CACHE = object()
+
+
+class Layer:
+    """Base class of all layers.
+
+    Subclasses implement ``_forward(x) -> (y, cache)`` and
+    ``_backward(dy, cache, input_grad) -> dx``, and ``get_config()`` if they
+    take constructor arguments. Parameter-free element-wise layers set
+    ``dtype = None`` and accept either float dtype.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        Trainable arrays.
+    grads : dict of str to ndarray
+        Gradients of the loss with respect to ``params``, same keys.
+    buffers : dict of str to ndarray
+        Fixed (random) arrays; not trainable.
+    dtype : numpy.dtype or None
+        The float dtype of the layer's arrays and of the inputs it accepts.
+    """
+
+    #: Number of input dimensions ``forward`` accepts (None: any).
+    input_ndim: ClassVar[int | tuple[int, ...] | None] = 2
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_REGISTRY[cls.__name__] = cls
+
+    def __init__(self, dtype: Any = None) -> None:
+        self.dtype = None if dtype is None else check_dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        self._cache: Any = _NO_CACHE
+
+    # -- the contract -------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Compute the layer's output and keep what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : ndarray
+            A batch of inputs, float32 or float64 (the layer's dtype).
+
+        Returns
+        -------
+        ndarray
+            The output batch, in the same dtype.
+        """
+        self._check_input(x)
+        y, self._cache = self._forward(x)
+        return y
+
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``dy = dL/dy``: fill ``grads`` and return ``dL/dx``.
+
+        Parameters
+        ----------
+        dy : ndarray
+            Gradient of the loss with respect to the last ``forward`` output.
+        input_grad : bool, default=True
+            If False the input gradient is not computed and None is returned.
+            The first layer of a network needs no ``dL/dx``; for a dense layer
+            that saves one of its three matrix products.
+
+        Returns
+        -------
+        ndarray or None
+        """
+        if self._cache is _NO_CACHE:
+            raise RuntimeError(f"{type(self).__name__}.backward was called before forward")
+        dy = check_float_array(dy, "dy", dtype=self.dtype)
+        return self._backward(dy, self._cache, input_grad)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        raise NotImplementedError
+
+    def _backward(self, dy: np.ndarray, cache: Any, input_grad: bool) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _check_input(self, x: np.ndarray) -> None:
+        check_float_array(x, "x", ndim=self.input_ndim, dtype=self.dtype)
+
+    # -- bookkeeping --------------------------------------------------------
+    def _add_param(self, name: str, value: np.ndarray) -> None:
+        """Register a trainable array and allocate its gradient once."""
+        self.params[name] = value
+        self.grads[name] = np.zeros_like(value)
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable scalars."""
+        return sum(p.size for p in self.params.values())
+
+    @property
+    def n_buffer_values(self) -> int:
+        """Number of fixed (non-trainable) scalars in ``buffers``."""
+        return sum(b.size for b in self.buffers.values())
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero in place."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as JSON-serialisable values.
+
+        Together with ``params`` this fully determines the layer: fixed random
+        matrices are rebuilt from the seeds recorded here.
+        """
+        return {} if self.dtype is None else {"dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Build a layer from ``get_config()``'s output (parameters freshly initialised)."""
+        return cls(**config)
+
+    def astype(self, dtype: Any) -> Layer:
+        """Return a copy of the layer with parameters and buffers in ``dtype``.
+
+        Buffers are rebuilt from their seeds, so a float32 layer converted to
+        float64 uses the same random matrix (drawn in float64, never a widened
+        float32 copy). Used to gradient-check in float64 a model trained in
+        float32.
+        """
+        dtype = check_dtype(dtype)
+        config = self.get_config()
+        if self.dtype is not None:
+            config["dtype"] = dtype.name
+        new = type(self).from_config(config)
+        for key, value in self.params.items():
+            np.copyto(new.params[key], value, casting="unsafe")
+        return new
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def layer_from_config(spec: dict[str, Any]) -> Layer:
+    """Rebuild a layer from ``{"class": name, "config": {...}}``.
+
+    Raises
+    ------
+    ValueError
+        If the class name is not a registered layer or the config does not
+        fit its constructor.
+    """
+    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
+        raise ValueError(f"a layer spec must be a dict with keys 'class' and 'config', got {spec!r}")
+    name = spec["class"]
+    if name not in LAYER_REGISTRY:
+        raise ValueError(f"unknown layer class {name!r}; known layers: {sorted(LAYER_REGISTRY)}")
+    try:
+        return LAYER_REGISTRY[name].from_config(dict(spec["config"]))
+    except TypeError as exc:
+        raise ValueError(f"invalid config for layer {name}: {exc}") from exc
+
+
+class Sequential(Layer):
+    """A chain of layers: ``forward`` runs them in order, ``backward`` in reverse.
+
+    ``params``, ``grads`` and ``buffers`` expose every layer's arrays under
+    keys ``"<index>.<name>"`` (``"0.W"``, ``"0.b"``, ``"2.W"``, ...). The
+    dictionaries hold the layers' own arrays, not copies, so an optimizer
+    built on a ``Sequential`` updates the layers directly.
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, first to last.
+
+    Examples
+    --------
+    >>> from rpnumpy.layers import Dense, ReLU, Sequential
+    >>> model = Sequential(Dense(784, 256, rng=0), ReLU(), Dense(256, 10, rng=1))
+    >>> model.n_params
+    203530
+    """
+
+    input_ndim = None
+
+    def __init__(self, *layers: Layer) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
+        dtypes = {layer.dtype for layer in layers if layer.dtype is not None}
+        if len(dtypes) > 1:
+            names = sorted(d.name for d in dtypes)
+            raise TypeError(f"all layers must share one dtype, got a mix of {names}")
+        super().__init__(dtypes.pop() if dtypes else None)
+        self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            for key in layer.params:
+                self.params[f"{i}.{key}"] = layer.params[key]
+                self.grads[f"{i}.{key}"] = layer.grads[key]
+            for key in layer.buffers:
+                self.buffers[f"{i}.{key}"] = layer.buffers[key]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            dy = self.layers[i].backward(dy, input_grad=input_grad or i > 0)
+        return dy
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        layers = config.get("layers") if isinstance(config, dict) else None
+        if not isinstance(layers, list):
+            raise ValueError(f"a Sequential config must hold a list under 'layers', got {config!r}")
+        return cls(*[layer_from_config(spec) for spec in layers])
+
+    def astype(self, dtype: Any) -> Sequential:
+        return Sequential(*[layer.astype(dtype) for layer in self.layers])
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Layer:
+        return self.layers[index]
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{inner}\n)"
+
+    def summary(self) -> str:
+        """A table of layers with trainable and fixed value counts."""
+        rows = [f"{'#':>3}  {'layer':<40} {'trainable':>12} {'fixed':>12}"]
+        for i, layer in enumerate(self.layers):
+            rows.append(f"{i:>3}  {type(layer).__name__:<40} {layer.n_params:>12,} {layer.n_buffer_values:>12,}")
+        rows.append(f"{'':>3}  {'total':<40} {self.n_params:>12,} {self.n_buffer_values:>12,}")
+        return "\n".join(rows)

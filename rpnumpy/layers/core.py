@@ -1,0 +1,99 @@
+"""Dense and Flatten: the ordinary layers the random-projection layers are compared with."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_dtype, check_positive_int, seed_from
+from .base import Layer
+
+__all__ = ["Dense", "Flatten"]
+
+_INIT_VARIANCE = {
+    "he": lambda d_in, d_out: 2.0 / d_in,
+    "lecun": lambda d_in, d_out: 1.0 / d_in,
+    "glorot": lambda d_in, d_out: 2.0 / (d_in + d_out),
+}
+
+
+class Dense(Layer):
+    r"""Fully connected layer, :math:`y = xW + b`.
+
+    Forward, for a batch :math:`x` of shape ``(n, d_in)``:
+
+    .. math:: y = x W + b, \qquad W \in \mathbb{R}^{d_{in}\times d_{out}},\ b \in \mathbb{R}^{d_{out}}
+
+    Backward, given :math:`\delta = \partial L/\partial y` of shape ``(n, d_out)``:
+
+    .. math::
+
+        \frac{\partial L}{\partial W} = x^\top \delta, \qquad
+        \frac{\partial L}{\partial b} = \textstyle\sum_{n} \delta_{n,:}, \qquad
+        \frac{\partial L}{\partial x} = \delta W^\top.
+
+    Three matrix products per step in all (one forward, two backward); the
+    last is skipped with ``backward(dy, input_grad=False)``.
+
+    Parameters
+    ----------
+    d_in, d_out : int
+        Input and output widths.
+    rng : None, int or numpy.random.Generator
+        Randomness for the initial ``W`` (pass an int for reproducible results).
+    init : {'he', 'lecun', 'glorot'}, default='he'
+        :math:`W_{ij} \sim N(0, \sigma^2)` with :math:`\sigma^2 = 2/d_{in}`
+        (He, for ReLU networks), :math:`1/d_{in}` (LeCun) or
+        :math:`2/(d_{in}+d_{out})` (Glorot). ``b`` starts at zero.
+    dtype : float32 or float64, default=float64
+    """
+
+    def __init__(
+        self, d_in: int, d_out: int, *, rng: Any = None, init: str = "he", dtype: Any = np.float64
+    ) -> None:
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = check_positive_int(d_out, "d_out")
+        if init not in _INIT_VARIANCE:
+            raise ValueError(f"init must be one of {sorted(_INIT_VARIANCE)}, got {init!r}")
+        super().__init__(check_dtype(dtype))
+        self.init = init
+        self.seed = seed_from(rng)
+        std = math.sqrt(_INIT_VARIANCE[init](self.d_in, self.d_out))
+        w = np.random.default_rng(self.seed).standard_normal((self.d_in, self.d_out)) * std
+        self._add_param("W", w.astype(self.dtype))
+        self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.shape[1] != self.d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
+
+    def _forward(self, x):
+        y = x @ self.params["W"]
+        y += self.params["b"]
+        return y, x
+
+    def _backward(self, dy, x, input_grad):
+        np.matmul(x.T, dy, out=self.grads["W"])
+        np.sum(dy, axis=0, out=self.grads["b"])
+        return dy @ self.params["W"].T if input_grad else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"d_in": self.d_in, "d_out": self.d_out, "rng": self.seed, "init": self.init, **super().get_config()}
+
+
+class Flatten(Layer):
+    """Reshape ``(n, d1, d2, ...)`` to ``(n, d1*d2*...)``; backward reshapes back.
+
+    A view, not a copy, whenever the input is contiguous.
+    """
+
+    input_ndim = None
+
+    def _forward(self, x):
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def _backward(self, dy, shape, input_grad):
+        return dy.reshape(shape) if input_grad else None

@@ -1,0 +1,293 @@
+r"""Fixed random matrices used by the random-projection layers.
+
+Every function here is a *pure* function of ``(shape, seed)`` plus its own
+keyword arguments: the same seed always gives a bit-identical matrix, on any
+machine with the same NumPy, because the draws come from a fresh PCG64
+generator seeded with that int. That is what lets a model store a seed (eight
+bytes) instead of a matrix (megabytes), and :func:`random_matrix` dispatches on
+the kind's name so a layer's configuration can rebuild its buffer from
+``(kind, shape, seed)`` alone.
+
+Orientation
+-----------
+A matrix of shape ``(d_in, d_out)`` is applied to row vectors: ``y = x @ R``
+with ``x`` of shape ``(n_samples, d_in)``. Output unit ``j`` sees column ``j``.
+
+Variance convention
+-------------------
+Unless stated otherwise the entries have mean 0 and variance
+
+* ``"fan_in"`` (the default): :math:`\operatorname{Var} R_{ij} = 1/d_{in}`. Each
+  output :math:`y_j = \sum_i x_i R_{ij}` then has :math:`E[y_j^2] = \|x\|^2/d_{in}`,
+  the mean square of the input: activations keep their scale through the layer
+  (LeCun initialisation), and every column has expected squared norm 1. This is
+  the convention of the PRP digest, :math:`P_{ij} \sim N(0, 1/d_{in})`.
+* ``"fan_out"``: :math:`\operatorname{Var} R_{ij} = 1/d_{out}`, so
+  :math:`E\|xR\|^2 = \|x\|^2`: squared distances are preserved in expectation,
+  the Johnson–Lindenstrauss scaling of scikit-learn's random projections.
+* a positive float: that variance exactly (``1.0`` gives the unit-normal and
+  ±1 binary weights of the Half-layer paper).
+
+All matrices are drawn in float64 and then cast if ``dtype=np.float32`` is
+asked for, so a float32 matrix is exactly the rounded float64 one with the same
+seed (a model trained in float32 and checked in float64 uses the same matrix).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from ._validation import check_dtype, check_positive_float, check_positive_int, check_seed
+
+__all__ = [
+    "MATRIX_KINDS",
+    "gaussian_matrix",
+    "rademacher_matrix",
+    "sparse_ternary_matrix",
+    "orthogonal_matrix",
+    "gaussian_orthogonal_matrix",
+    "random_matrix",
+]
+
+
+def _check_shape(shape: Any) -> tuple[int, int]:
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape must be a pair (d_in, d_out), got {shape!r}")
+    return (check_positive_int(shape[0], "shape[0]"), check_positive_int(shape[1], "shape[1]"))
+
+
+def _resolve_variance(variance: Any, shape: tuple[int, int]) -> float:
+    if variance == "fan_in":
+        return 1.0 / shape[0]
+    if variance == "fan_out":
+        return 1.0 / shape[1]
+    if isinstance(variance, str):
+        raise ValueError(f"variance must be 'fan_in', 'fan_out' or a positive float, got {variance!r}")
+    return check_positive_float(variance, "variance")
+
+
+def _generator(seed: int) -> np.random.Generator:
+    return np.random.default_rng(check_seed(seed))
+
+
+def gaussian_matrix(
+    shape: tuple[int, int], seed: int, *, variance: float | str = "fan_in", dtype: Any = np.float64
+) -> np.ndarray:
+    r"""I.i.d. Gaussian matrix, :math:`R_{ij} \sim N(0, \sigma^2)`.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(d_in, d_out)``.
+    seed : int
+        Non-negative seed; the matrix is a pure function of ``(shape, seed, variance)``.
+    variance : {'fan_in', 'fan_out'} or float, default='fan_in'
+        :math:`\sigma^2`: ``1/d_in``, ``1/d_out`` or the given number (see the
+        module docstring for why ``1/d_in`` is the default).
+    dtype : float32 or float64, default=float64
+
+    Returns
+    -------
+    ndarray of shape (d_in, d_out)
+    """
+    shape = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    std = math.sqrt(_resolve_variance(variance, shape))
+    matrix = _generator(seed).standard_normal(shape)
+    matrix *= std
+    return matrix.astype(dtype, copy=False)
+
+
+def rademacher_matrix(
+    shape: tuple[int, int], seed: int, *, variance: float | str = "fan_in", dtype: Any = np.float64
+) -> np.ndarray:
+    r"""Random signs, :math:`R_{ij} = \pm\sigma` with probability 1/2 each.
+
+    The variance is :math:`\sigma^2` exactly, as for the Gaussian matrix, so the
+    two are interchangeable in a layer. ``variance=1.0`` gives the ±1 *binary*
+    weights of the Half-layer paper's scheme B, which can be stored one bit per
+    entry (``np.packbits(R > 0)``).
+
+    Parameters
+    ----------
+    shape, seed, variance, dtype
+        As in :func:`gaussian_matrix`.
+    """
+    shape = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    std = math.sqrt(_resolve_variance(variance, shape))
+    bits = _generator(seed).integers(0, 2, size=shape, dtype=np.int8)
+    return np.where(bits == 1, std, -std).astype(dtype, copy=False)
+
+
+def sparse_ternary_matrix(
+    shape: tuple[int, int], seed: int, *, variance: float | str = "fan_in", dtype: Any = np.float64
+) -> np.ndarray:
+    r"""Achlioptas' sparse ternary matrix.
+
+    .. math::
+
+        R_{ij} = \sqrt{3}\,\sigma \times
+        \begin{cases} +1 & \text{with probability } 1/6 \\
+                       0 & \text{with probability } 2/3 \\
+                      -1 & \text{with probability } 1/6 \end{cases}
+
+    With the default ``variance='fan_in'`` the non-zero value is
+    :math:`\pm\sqrt{3/d_{in}}`. The variance is :math:`3\sigma^2 \cdot (1/3) =
+    \sigma^2`, the same as the Gaussian matrix, so the projection has the same
+    second moments while two thirds of the entries are zero (Achlioptas, 2003:
+    "Database-friendly random projections"). The PRP summaries state the scale
+    ambiguously; this is the standard reading (see ``research/prp.md``).
+
+    Parameters
+    ----------
+    shape, seed, variance, dtype
+        As in :func:`gaussian_matrix`.
+    """
+    shape = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    value = math.sqrt(3.0 * _resolve_variance(variance, shape))
+    u = _generator(seed).random(shape)
+    matrix = np.zeros(shape)
+    matrix[u < 1.0 / 6.0] = -value
+    matrix[u >= 5.0 / 6.0] = value
+    return matrix.astype(dtype, copy=False)
+
+
+def _haar_orthonormal_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """An ``(n, k)`` matrix with orthonormal columns, Haar-distributed (requires n >= k)."""
+    a = rng.standard_normal((n, k))
+    q, r = scipy.linalg.qr(a, mode="economic")
+    # QR alone is not Haar: LAPACK's sign convention biases Q. Multiplying
+    # column j by sign(R_jj) makes the factorisation unique with a positive
+    # diagonal, and then Q is exactly Haar-distributed (Mezzadri, 2007).
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    q *= signs
+    return q
+
+
+def orthogonal_matrix(
+    shape: tuple[int, int], seed: int, *, scale: float = 1.0, dtype: Any = np.float64
+) -> np.ndarray:
+    r"""Haar-random matrix with orthonormal columns or rows.
+
+    For ``d_in >= d_out`` the columns are orthonormal, :math:`R^\top R = I`, so
+    :math:`x \mapsto xR` is the orthogonal projection onto a uniformly random
+    ``d_out``-dimensional subspace (in its own coordinates). For
+    ``d_in < d_out`` orthonormal columns are impossible and the *rows* are
+    orthonormal instead, :math:`R R^\top = I`: ``x -> xR`` is then an
+    isometric embedding, :math:`\|xR\| = \|x\|`.
+
+    Built by QR of a Gaussian matrix with the sign fix
+    :math:`Q \leftarrow Q\,\operatorname{diag}(\operatorname{sign} R_{jj})`,
+    without which QR is not Haar-distributed.
+
+    Scaling: every column (or row) has norm ``scale``. Each entry has variance
+    :math:`\text{scale}^2/\max(d_{in}, d_{out})`; with the default ``scale=1``
+    and ``d_in >= d_out`` that is ``1/d_in``, the same as the Gaussian
+    ``fan_in`` convention, so the kinds are interchangeable in a layer.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(d_in, d_out)``.
+    seed : int
+    scale : float, default=1.0
+        Norm of every column (or row).
+    dtype : float32 or float64, default=float64
+    """
+    d_in, d_out = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    scale = check_positive_float(scale, "scale")
+    rng = _generator(seed)
+    if d_in >= d_out:
+        q = _haar_orthonormal_columns(d_in, d_out, rng)
+    else:
+        q = _haar_orthonormal_columns(d_out, d_in, rng).T
+    if scale != 1.0:
+        q *= scale
+    return np.ascontiguousarray(q, dtype=dtype)
+
+
+def gaussian_orthogonal_matrix(
+    shape: tuple[int, int], seed: int, *, variance: float | str = "fan_in", dtype: Any = np.float64
+) -> np.ndarray:
+    r"""Orthogonal random features: Gaussian-like columns, orthogonal within blocks.
+
+    Column ``j`` of the result is a random direction for output unit ``j`` (a
+    row of :math:`W` in :math:`Wx`). The columns are drawn in blocks of
+    ``d_in``: within a block they are exactly orthogonal (a Haar orthogonal
+    ``d_in x d_in`` matrix), different blocks are independent, and every
+    column is then rescaled to an independent :math:`\chi_{d_{in}}`-distributed
+    norm times :math:`\sigma`.
+
+    Why the chi norms: a Gaussian vector :math:`g \sim N(0, \sigma^2 I_d)` is a
+    uniformly random direction times an independent norm
+    :math:`\sigma\chi_d`. Orthogonal blocks keep each column's direction
+    uniform while coupling the columns, so every single column is
+    *marginally exactly* :math:`N(0, \sigma^2 I)`. Unbiased random-feature
+    estimators stay unbiased and their variance drops (Yu et al., 2016,
+    "Orthogonal Random Features").
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(d_in, d_out)``; ``d_out`` may exceed ``d_in`` (several blocks).
+    seed : int
+    variance : {'fan_in', 'fan_out'} or float, default='fan_in'
+        :math:`\sigma^2`, as in :func:`gaussian_matrix`. Pass ``1.0`` for the
+        unit-variance directions that random-feature maps use.
+    dtype : float32 or float64, default=float64
+    """
+    d_in, d_out = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    std = math.sqrt(_resolve_variance(variance, (d_in, d_out)))
+    rng = _generator(seed)
+    n_blocks = -(-d_out // d_in)
+    blocks = [_haar_orthonormal_columns(d_in, d_in, rng) for _ in range(n_blocks)]
+    matrix = np.concatenate(blocks, axis=1)[:, :d_out]
+    norms = np.sqrt(rng.chisquare(d_in, size=d_out))
+    matrix *= norms * std
+    return np.ascontiguousarray(matrix, dtype=dtype)
+
+
+#: Name -> constructor, for rebuilding a buffer from ``(kind, shape, seed)``.
+MATRIX_KINDS: dict[str, Callable[..., np.ndarray]] = {
+    "gaussian": gaussian_matrix,
+    "rademacher": rademacher_matrix,
+    "sparse_ternary": sparse_ternary_matrix,
+    "orthogonal": orthogonal_matrix,
+    "gaussian_orthogonal": gaussian_orthogonal_matrix,
+}
+
+
+def random_matrix(kind: str, shape: tuple[int, int], seed: int, **kwargs: Any) -> np.ndarray:
+    """Build a fixed random matrix by the name of its kind.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`MATRIX_KINDS`: ``'gaussian'``, ``'rademacher'``,
+        ``'sparse_ternary'``, ``'orthogonal'``, ``'gaussian_orthogonal'``.
+    shape : (int, int)
+    seed : int
+    **kwargs
+        Passed on (``variance``, ``scale``, ``dtype``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = random_matrix("gaussian", (784, 256), seed=7)
+    >>> b = random_matrix("gaussian", (784, 256), seed=7)
+    >>> bool(np.array_equal(a, b))
+    True
+    """
+    if kind not in MATRIX_KINDS:
+        raise ValueError(f"kind must be one of {sorted(MATRIX_KINDS)}, got {kind!r}")
+    return MATRIX_KINDS[kind](shape, seed, **kwargs)

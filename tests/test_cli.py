@@ -1,0 +1,54 @@
+"""The main job: ``python -m rpnumpy`` writes a report, and says where it looked when data is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rpnumpy import datasets
+from rpnumpy.cli import main
+
+
+@pytest.mark.data
+def test_quick_demo_writes_report_with_passing_checks(mnist, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "## Foundations" in text
+    assert "| Dense-ReLU-Dense |" in text and "FAIL" not in text
+    assert "predictions identical to the original: **True**" in text
+    for name in ("foundations_learning_curves.png", "foundations_first_layer.png"):
+        assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "mlp_784_256_10.npz").exists()
+    assert f"report written to {out / 'report.md'}" in capsys.readouterr().out
+
+
+def test_missing_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    monkeypatch.setenv("RPNUMPY_DATA", str(tmp_path / "env-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = main(["reproduce", "foundations", "--quick", "--no-download", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error:" in err and str(tmp_path / "env-data" / "mnist") in err and str(tmp_path / "cache") in err
+    assert "RPNUMPY_DATA" in err
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", ["http://127.0.0.1:9/closed/"])  # a refused connection
+    code = main(["demo", "--quick", "--data-dir", str(empty), "--out", str(tmp_path / "r2")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(empty / "mnist") in err and "http://127.0.0.1:9/closed/" in err
+    assert list(empty.rglob("*.gz")) == [] and list(empty.rglob("*.tmp")) == []
+
+
+def test_chapter_listing_and_unknown_chapter(capsys):
+    assert main(["chapters"]) == 0
+    assert "foundations" in capsys.readouterr().out
+    assert main(["reproduce", "nope"]) == 2
+    assert "unknown chapter 'nope'; available: foundations" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "rpnumpy", "chapters"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "foundations" in result.stdout
