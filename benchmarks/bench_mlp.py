@@ -17,15 +17,23 @@ number of threads:
 
 Protocol: ``--epochs-warmup`` untimed epochs (and inference passes) per
 framework, then ``--repeats`` timed rounds. A round times one epoch and one
-inference pass of each framework; the order alternates from round to round
-(rpnumpy first, then PyTorch first, ...) so both share the machine's noise and
-neither always runs right after the other. Before each timed run the garbage
-collector runs and the script pauses briefly, so that the other framework's
-worker threads have gone idle. Each model keeps training from round to round;
-the test accuracy is measured (untimed) after every epoch. Reported: every
-time, their medians and the ratios rpnumpy/PyTorch (> 1 means rpnumpy is
-slower), and the final test accuracies, a sanity check that both train (each
-should be > 0.9 after one full epoch on the 60,000 images).
+inference pass of each framework, always in the same order (rpnumpy, PyTorch,
+rpnumpy, PyTorch, ...): both frameworks share the machine's noise, and every
+timed run of one framework comes right after a run of the other, so all runs of
+a framework start from the same state. (Swapping the order every other round
+would let half of one framework's runs follow a run of itself; on some machines
+that makes the times bimodal, e.g. when touching fresh memory costs more after
+the other framework has churned through some.) Before each timed run the
+garbage collector runs and the script pauses briefly, so that the other
+framework's worker threads have gone idle. Each model keeps training from round
+to round; the test accuracy is measured (untimed) after every epoch.
+
+Reported: every time, their medians and min/max, the ratios rpnumpy/PyTorch of
+the medians (> 1 means rpnumpy is slower), the test accuracies (a sanity
+check that both train: each should be > 0.9 after one full epoch on the 60,000
+images), and, for each timed epoch, the share of the machine's CPUs that
+*other* processes used meanwhile (from ``/proc/stat``), with a warning when
+the times were disturbed.
 
 Threads: PyTorch gets ``torch.set_num_threads(K)`` with K the number of
 threads numpy's BLAS uses (by default OpenBLAS uses one per CPU, i.e.
@@ -112,6 +120,8 @@ INFERENCE_BATCH_SIZE = 1000
 LEARNING_RATE = 1e-3
 #: Every final test accuracy must exceed this after full-MNIST epochs.
 SANITY_ACCURACY = 0.9
+#: Above this share of the CPUs used by other processes during a timed epoch, the report warns.
+NOISY_SHARE = 0.05
 #: Seconds to wait before each timed run (lets the other framework's threads go idle).
 PAUSE_SECONDS = 0.2
 
@@ -475,6 +485,37 @@ def _load_average() -> list[float] | None:
         return None
 
 
+def _cpu_clock() -> tuple[float, float, float] | None:
+    """(wall, CPU seconds used by the whole machine, CPU seconds used by this process); None off Linux.
+
+    Both CPU counters advance in clock ticks (``SC_CLK_TCK``, usually 10 ms).
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:9]]
+        hz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    busy = sum(ticks) - ticks[3] - ticks[4]  # everything but idle and iowait
+    me = os.times()
+    return time.perf_counter(), busy / hz, me.user + me.system
+
+
+def _others_share(before: tuple[float, float, float] | None) -> float | None:
+    """Fraction of the machine's CPU capacity used by *other* processes since ``before``.
+
+    Close to 0 on a quiet machine; a timed run with a large share was slowed
+    by competition for the cores and should be distrusted.
+    """
+    after = _cpu_clock()
+    if before is None or after is None:
+        return None
+    wall, busy, mine = (a - b for a, b in zip(after, before))
+    capacity = wall * (os.cpu_count() or 1)
+    tolerance = 3.0 / os.sysconf("SC_CLK_TCK")  # tick granularity of the two counters
+    return max(0.0, busy - mine - tolerance) / capacity if capacity > 0 else None
+
+
 def _settle(pause: float) -> None:
     gc.collect()
     if pause > 0:
@@ -508,8 +549,11 @@ def run_benchmark(
     The result holds, per framework (``"rpnumpy"``, ``"torch"``): ``train_seconds``
     and ``inference_seconds`` (``all``/``median``/``min``/``max``), the
     per-epoch ``train_loss`` and ``test_accuracy``, the final
-    ``test_accuracy`` and ``epochs``; and ``ratio`` with ``train`` and
-    ``inference`` (rpnumpy/PyTorch medians, None without PyTorch).
+    ``test_accuracy`` and ``epochs``, and ``others_cpu_share``: for each timed
+    training epoch, the fraction of the machine's CPU capacity that *other*
+    processes used meanwhile (None where it cannot be measured); and ``ratio``
+    with ``train`` and ``inference`` (rpnumpy/PyTorch medians, None without
+    PyTorch).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -535,7 +579,8 @@ def run_benchmark(
             "accuracy": lambda: torch_accuracy(t_model, tx_test, ty_test),
         }
     record = {
-        name: {"train_seconds": [], "inference_seconds": [], "train_loss": [], "test_accuracy": []}
+        name: {"train_seconds": [], "inference_seconds": [], "train_loss": [], "test_accuracy": [],
+               "others_cpu_share": []}
         for name in runners
     }
 
@@ -543,7 +588,9 @@ def run_benchmark(
         run, rec = runners[name], record[name]
         if timed:
             _settle(pause)
+        clock = _cpu_clock()
         result = run["epoch"](seed + epoch)
+        others = _others_share(clock)
         if timed:
             _settle(pause)
         infer_seconds = run["infer"]()
@@ -552,23 +599,18 @@ def run_benchmark(
         if timed:
             rec["train_seconds"].append(result["seconds"])
             rec["inference_seconds"].append(infer_seconds)
+            rec["others_cpu_share"].append(others)
         log(
             f"  {'timed' if timed else 'warm-up'} epoch {epoch + 1} {name:<8} "
             f"train {result['seconds']:8.3f} s   "
             f"inference {infer_seconds * 1e3:8.1f} ms   loss {result['loss']:.4f}   "
             f"test acc {rec['test_accuracy'][-1]:.4f}"
+            + ("" if others is None else f"   other processes {others:4.0%} of the CPUs")
         )
 
-    names = list(runners)
-    epoch = 0
-    for _ in range(epochs_warmup):
-        for name in names:
-            one_epoch(name, epoch, timed=False)
-        epoch += 1
-    for i in range(repeats):
-        for name in names if i % 2 == 0 else names[::-1]:
-            one_epoch(name, epoch, timed=True)
-        epoch += 1
+    for epoch in range(epochs_warmup + repeats):
+        for name in runners:  # always the same order: rpnumpy, torch, rpnumpy, torch, ...
+            one_epoch(name, epoch, timed=epoch >= epochs_warmup)
 
     results: dict[str, Any] = {}
     for name, rec in record.items():
@@ -579,6 +621,7 @@ def run_benchmark(
             "test_accuracy_per_epoch": rec["test_accuracy"],
             "test_accuracy": rec["test_accuracy"][-1],
             "epochs": len(rec["train_loss"]),
+            "others_cpu_share": rec["others_cpu_share"],
         }
     if not with_torch:
         results["torch"] = None
@@ -607,8 +650,8 @@ def format_report(report: dict[str, Any]) -> str:
     cfg, res, mach = report["config"], report["results"], report["machine"]
     rp, tc, ratio = res["rpnumpy"], res["torch"], res["ratio"]
 
-    def cell(fw: dict | None, key: str, stat: str = "median") -> str:
-        return "n/a" if fw is None else _fmt_seconds(fw[key][stat])
+    def cell(fw: dict | None, key: str, stat: str = "median", suffix: str = "") -> str:
+        return "n/a" if fw is None else _fmt_seconds(fw[key][stat]) + suffix
 
     def ratio_cell(r: float | None) -> str:
         return "unavailable" if r is None else f"{r:.2f}"
@@ -620,19 +663,19 @@ def format_report(report: dict[str, Any]) -> str:
         f"train: one epoch over {cfg['n_train']:,} images, batch {cfg['batch_size']}; inference: "
         f"{cfg['n_test']:,} images, batch {cfg['inference_batch_size']}",
         f"{cfg['epochs_warmup']} warm-up epoch(s) excluded; {cfg['repeats']} timed rounds, interleaved; "
-        f"threads: {cfg['threads']} (numpy BLAS and torch)",
+        f"threads: {cfg['threads']} (numpy's BLAS{'' if tc is None else ' and torch'})",
         "",
         f"{'':<26}{'rpnumpy':>14}{'PyTorch':>14}{'rpnumpy/PyTorch':>18}",
         f"{'train epoch, median':<26}{cell(rp, 'train_seconds'):>14}{cell(tc, 'train_seconds'):>14}"
         f"{ratio_cell(ratio['train']):>18}",
         f"{'  min .. max':<26}"
-        f"{cell(rp, 'train_seconds', 'min') + ' ..':>14}{cell(tc, 'train_seconds', 'min') + ' ..':>14}",
+        f"{cell(rp, 'train_seconds', 'min', ' ..'):>14}{cell(tc, 'train_seconds', 'min', ' ..'):>14}",
         f"{'':<26}{cell(rp, 'train_seconds', 'max'):>14}{cell(tc, 'train_seconds', 'max'):>14}",
         f"{'inference, median':<26}{cell(rp, 'inference_seconds'):>14}{cell(tc, 'inference_seconds'):>14}"
         f"{ratio_cell(ratio['inference']):>18}",
         f"{'  min .. max':<26}"
-        f"{cell(rp, 'inference_seconds', 'min') + ' ..':>14}"
-        f"{cell(tc, 'inference_seconds', 'min') + ' ..':>14}",
+        f"{cell(rp, 'inference_seconds', 'min', ' ..'):>14}"
+        f"{cell(tc, 'inference_seconds', 'min', ' ..'):>14}",
         f"{'':<26}{cell(rp, 'inference_seconds', 'max'):>14}{cell(tc, 'inference_seconds', 'max'):>14}",
         f"{'test accuracy, 1st epoch':<26}{rp['test_accuracy_per_epoch'][0]:>14.4f}"
         f"{'n/a' if tc is None else format(tc['test_accuracy_per_epoch'][0], '.4f'):>14}",
@@ -661,8 +704,21 @@ def format_report(report: dict[str, Any]) -> str:
     load = [mach.get("load_average_before"), mach.get("load_average_after")]
     if load[0] is not None and load[1] is not None:
         lines.append(f"load average: {load[0]} before, {load[1]} after (1, 5, 15 min)")
-        if load[0][0] > 0.5 or load[1][0] > mach["logical_cpus"] + 0.5:
-            lines.append("warning:      other processes were using the CPU; the times may be noisy")
+    shares = {
+        name: [v for v in fw["others_cpu_share"] if v is not None]
+        for name, fw in (("rpnumpy", rp), ("PyTorch", tc)) if fw is not None
+    }
+    if all(shares.values()):
+        lines.append(
+            "other procs:  share of the CPUs used by other processes during the timed epochs: "
+            + ", ".join(f"{name} median {statistics.median(v):.0%} max {max(v):.0%}"
+                        for name, v in shares.items())
+        )
+        if max(max(v) for v in shares.values()) > NOISY_SHARE:
+            lines.append(
+                "warning:      other processes competed for the CPUs during timed runs: these times are "
+                "unreliable; rerun on a quiet machine"
+            )
     env = mach["env"]
     if "OPENBLAS_CORETYPE" in env:
         lines.append(
@@ -672,7 +728,12 @@ def format_report(report: dict[str, Any]) -> str:
     other = {k: v for k, v in env.items() if k != "OPENBLAS_CORETYPE"}
     if other:
         lines.append("env:          " + ", ".join(f"{k}={v}" for k, v in other.items()))
-    for problem in report["sanity"]["problems"]:
+    sanity = report["sanity"]
+    if not sanity["checked"]:
+        lines.append("sanity check: not applied (only meaningful on the full MNIST data)")
+    elif not sanity["problems"]:
+        lines.append(f"sanity check: passed (every final test accuracy > {sanity['threshold']})")
+    for problem in sanity["problems"]:
         lines.append(f"SANITY CHECK FAILED: {problem}")
     return "\n".join(lines)
 

@@ -206,7 +206,9 @@ class GradcheckReport:
         for name in self.buffers:
             lines.append(f"  {name:<16} {'buffer':<7} fixed random matrix: not trainable, no gradient computed")
         verdict = "PASS" if self.passed() else "FAIL"
-        lines.append(f"  max relative error {self.max_relative_error:.2e} -> {verdict} (threshold {PASS_THRESHOLD:.0e})")
+        lines.append(
+            f"  max relative error {self.max_relative_error:.2e} -> {verdict} (threshold {PASS_THRESHOLD:.0e})"
+        )
         return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+
 import numpy as np
 
 from .layers.base import Layer, layer_from_config

@@ -149,8 +149,10 @@ def fit(
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         order = gen.permutation(n)
-        np.take(x_train, order, axis=0, out=x_shuffled)
-        np.take(y_train, order, axis=0, out=y_shuffled)
+        # mode="clip": the indices are a permutation, always in range, and with the
+        # default mode="raise" NumPy would build a hidden full-size temporary for out=.
+        np.take(x_train, order, axis=0, out=x_shuffled, mode="clip")
+        np.take(y_train, order, axis=0, out=y_shuffled, mode="clip")
         total_loss = 0.0
         correct = 0
         bar = tqdm(

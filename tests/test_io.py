@@ -86,7 +86,8 @@ def _rewrite(src, dst, change):
         (lambda a: a.pop("param/1.W"), r"parameters do not match the config \(missing \['1.W'\], unexpected \[\]\)"),
         (lambda a: a.update({"param/1.W": np.zeros((3, 3))}),
          r"parameter '1.W' must have shape \(12, 5\) and dtype float64, got shape \(3, 3\)"),
-        (lambda a: a.update({"param/1.W": a["param/1.W"].astype(np.float32)}), r"got shape \(12, 5\) and dtype float32"),
+        (lambda a: a.update({"param/1.W": a["param/1.W"].astype(np.float32)}),
+         r"got shape \(12, 5\) and dtype float32"),
         (lambda a: a.update({"buffer/9.R": np.zeros(2)}), r"buffers \['9.R'\] are not part of the configured model"),
     ],
 )

@@ -36,13 +36,12 @@ def standard_gradchecks(seed: int = 0) -> list[tuple[str, object]]:
     checks: list[tuple[str, object]] = []
     checks.append(("Dense(5, 4)", check_gradients(Dense(5, 4, rng=seed), rng.standard_normal((3, 5)), rng=seed)))
     checks.append(("Flatten", check_gradients(Flatten(), rng.standard_normal((3, 2, 4)), rng=seed)))
-    for name, cls in ACTIVATIONS.items():
+    for cls in ACTIVATIONS.values():
         checks.append((cls.__name__, check_gradients(cls(), away_from_zero(rng, (4, 6)), rng=seed)))
     labels = rng.integers(0, 5, size=6)
-    checks.append(("SoftmaxCrossEntropy", check_loss_gradient(SoftmaxCrossEntropy(), rng.standard_normal((6, 5)), labels)))
-    checks.append(
-        ("MeanSquaredError", check_loss_gradient(MeanSquaredError(), rng.standard_normal((6, 3)), rng.standard_normal((6, 3))))
-    )
+    logits, prediction, target = rng.standard_normal((6, 5)), rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    checks.append(("SoftmaxCrossEntropy", check_loss_gradient(SoftmaxCrossEntropy(), logits, labels)))
+    checks.append(("MeanSquaredError", check_loss_gradient(MeanSquaredError(), prediction, target)))
     model = Sequential(Dense(6, 5, rng=seed), ReLU(), Dense(5, 3, rng=seed + 1))
     checks.append(("Dense-ReLU-Dense", check_gradients(model, rng.standard_normal((4, 6)), rng=seed)))
     return checks
