@@ -50,7 +50,9 @@ def save_model(model: Layer, path: str | os.PathLike, *, store_buffers: bool = F
     path : str or path-like
         Written as given (no ``.npz`` is appended).
     store_buffers : bool, default=False
-        Also store the fixed random matrices instead of relying on their seeds.
+        Also store the fixed random matrices that their seeds rebuild. Buffers
+        that cannot be rebuilt from the configuration (a matrix built from
+        training data, say) are always stored.
 
     Returns
     -------
@@ -67,8 +69,8 @@ def save_model(model: Layer, path: str | os.PathLike, *, store_buffers: bool = F
         "config": np.array(json.dumps(spec)),
     }
     arrays.update({f"param/{k}": v for k, v in model.params.items()})
-    if store_buffers:
-        arrays.update({f"buffer/{k}": v for k, v in model.buffers.items()})
+    rebuildable = model.rebuildable_buffers
+    arrays.update({f"buffer/{k}": v for k, v in model.buffers.items() if store_buffers or k not in rebuildable})
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -145,8 +147,20 @@ def _model_from_arrays(contents: dict[str, np.ndarray], where: str) -> Layer:
                 f"got shape {value.shape} and dtype {value.dtype}"
             )
         np.copyto(target, value)
+    rebuildable = model.rebuildable_buffers
+    absent = sorted(set(model.buffers) - rebuildable - set(stored_buffers))
+    if absent:
+        raise ModelFileError(f"{where}: buffers {absent} cannot be rebuilt from a seed and are missing from the file")
     for key, value in stored_buffers.items():
-        if not np.array_equal(value, model.buffers[key]) or value.dtype != model.buffers[key].dtype:
+        target = model.buffers[key]
+        if value.shape != target.shape or value.dtype != target.dtype:
+            raise ModelFileError(
+                f"{where}: buffer {key!r} must have shape {target.shape} and dtype {target.dtype}, "
+                f"got shape {value.shape} and dtype {value.dtype}"
+            )
+        if key not in rebuildable:
+            np.copyto(target, value)
+        elif not np.array_equal(value, target):
             raise ModelFileError(
                 f"{where}: stored buffer {key!r} differs from the matrix its seed rebuilds; "
                 f"the file's matrices and configuration do not belong together"

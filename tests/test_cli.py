@@ -52,3 +52,17 @@ def test_chapter_listing_and_unknown_chapter(capsys):
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "rpnumpy", "chapters"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "foundations" in result.stdout
+
+
+@pytest.mark.data
+def test_quick_half_chapter(mnist, tmp_path):
+    import json
+
+    out = tmp_path / "half"
+    assert main(["reproduce", "half", "--quick", "--no-progress", "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "| `rnd-256-N` | 3,082 | 200,704 |" in text and "| `mlp-16` | 12,730 | 0 |" in text
+    assert "### CNN" in text and "### Memory of rnd-1024" in text
+    results = json.loads((out / "results_half.json").read_text())
+    assert results["quick"] is True and set(results["summary"]["rnd-256-N"]) == {"mnist", "fashion-mnist"}
+    assert (out / "figures" / "half_width_sweep.png").exists()

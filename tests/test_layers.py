@@ -220,3 +220,18 @@ def test_layer_from_config_errors():
         layer_from_config({"class": "Dense", "config": {"d_in": 3}})
     with pytest.raises(ValueError, match=r"must be a dict with keys 'class' and 'config'"):
         layer_from_config(["Dense"])
+
+
+def test_reshape_round_trip_and_validation(rng):
+    from rpnumpy.layers import Reshape
+
+    layer = Reshape((1, 4, 5))
+    x = rng.standard_normal((3, 20))
+    y = layer.forward(x)
+    assert y.shape == (3, 1, 4, 5) and np.shares_memory(x, y)
+    np.testing.assert_array_equal(layer.backward(y), x)
+    assert Reshape.from_config(layer.get_config()).shape == (1, 4, 5)
+    with pytest.raises(ValueError, match=r"x has 21 values per sample \(shape \(3, 21\)\) but .* needs 20"):
+        layer.forward(rng.standard_normal((3, 21)))
+    with pytest.raises(ValueError, match=r"shape\[1\] must be a positive int, got 0"):
+        Reshape((1, 0))

@@ -17,7 +17,7 @@ from rpnumpy.random_matrices import (
 
 
 @pytest.mark.parametrize("kind", sorted(MATRIX_KINDS))
-@pytest.mark.parametrize("shape", [(50, 20), (20, 50)])
+@pytest.mark.parametrize("shape", [(49, 20), (16, 50)])
 def test_same_seed_bit_identical_other_seed_different(kind, shape):
     a = random_matrix(kind, shape, seed=11)
     b = random_matrix(kind, shape, seed=11)

@@ -2,20 +2,29 @@
 
 from .activations import ACTIVATIONS, GELU, Cos, ReLU, Sigmoid, Sin, Tanh
 from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
-from .core import Dense, Flatten
+from .conv import Conv2D, MaxPool2D
+from .core import Dense, Flatten, Reshape
+from .half import HALF_SCHEMES, HalfLayer, template_matrix, true_gradient_of_R
 
 __all__ = [
     "ACTIVATIONS",
     "LAYER_REGISTRY",
+    "Conv2D",
     "Cos",
     "Dense",
     "Flatten",
     "GELU",
+    "HALF_SCHEMES",
+    "HalfLayer",
     "Layer",
+    "MaxPool2D",
     "ReLU",
+    "Reshape",
     "Sequential",
     "Sigmoid",
     "Sin",
     "Tanh",
     "layer_from_config",
+    "template_matrix",
+    "true_gradient_of_R",
 ]

@@ -144,6 +144,25 @@ class Layer:
         """Number of fixed (non-trainable) scalars in ``buffers``."""
         return sum(b.size for b in self.buffers.values())
 
+    @property
+    def buffer_grads(self) -> dict[str, np.ndarray]:
+        """The update each buffer receives: exactly zero, because buffers are not parameters.
+
+        Nothing is computed to produce it: no matrix product is spent on a
+        gradient for a fixed random matrix, and no optimizer ever sees one.
+        The true sensitivity of the loss to a buffer is generally *not* zero;
+        layers that teach the difference offer it separately.
+        """
+        return {key: np.zeros_like(value) for key, value in self.buffers.items()}
+
+    @property
+    def rebuildable_buffers(self) -> set[str]:
+        """Buffers that ``from_config(get_config())`` rebuilds bit for bit (from their seeds).
+
+        Saved models store every other buffer (one built from data, say).
+        """
+        return set(self.buffers)
+
     def zero_grad(self) -> None:
         """Set every gradient to zero in place."""
         for g in self.grads.values():
@@ -177,6 +196,8 @@ class Layer:
         new = type(self).from_config(config)
         for key, value in self.params.items():
             np.copyto(new.params[key], value, casting="unsafe")
+        for key in set(self.buffers) - self.rebuildable_buffers:
+            np.copyto(new.buffers[key], self.buffers[key], casting="unsafe")
         return new
 
     def __repr__(self) -> str:
@@ -245,6 +266,10 @@ class Sequential(Layer):
                 self.grads[f"{i}.{key}"] = layer.grads[key]
             for key in layer.buffers:
                 self.buffers[f"{i}.{key}"] = layer.buffers[key]
+
+    @property
+    def rebuildable_buffers(self) -> set[str]:
+        return {f"{i}.{key}" for i, layer in enumerate(self.layers) for key in layer.rebuildable_buffers}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:

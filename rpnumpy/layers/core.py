@@ -10,7 +10,7 @@ import numpy as np
 from .._validation import check_dtype, check_positive_int, seed_from
 from .base import Layer
 
-__all__ = ["Dense", "Flatten"]
+__all__ = ["Dense", "Flatten", "Reshape"]
 
 _INIT_VARIANCE = {
     "he": lambda d_in, d_out: 2.0 / d_in,
@@ -97,3 +97,43 @@ class Flatten(Layer):
 
     def _backward(self, dy, shape, input_grad):
         return dy.reshape(shape) if input_grad else None
+
+
+class Reshape(Layer):
+    """Reshape ``(n, ...)`` to ``(n, *shape)``; backward reshapes back.
+
+    For example ``Reshape((1, 28, 28))`` turns MNIST's rows of 784 pixels into
+    one-channel images for :class:`~rpnumpy.layers.Conv2D`. A view, not a copy,
+    whenever the input is contiguous.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The per-sample shape.
+    """
+
+    input_ndim = None
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise ValueError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
+        self.shape = tuple(check_positive_int(s, f"shape[{i}]") for i, s in enumerate(shape))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        size = int(np.prod(self.shape))
+        per_sample = int(np.prod(x.shape[1:]))
+        if x.ndim < 2 or per_sample != size:
+            raise ValueError(
+                f"x has {per_sample} values per sample (shape {x.shape}) but shape {self.shape} needs {size}"
+            )
+
+    def _forward(self, x):
+        return x.reshape(x.shape[0], *self.shape), x.shape
+
+    def _backward(self, dy, shape, input_grad):
+        return dy.reshape(shape) if input_grad else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape)}

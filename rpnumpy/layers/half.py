@@ -1,0 +1,315 @@
+r"""Half layers (Alpaydin, 2025): a fixed random projection with two trainable weights per unit.
+
+Each unit :math:`h` of a half layer computes
+
+.. math:: a_h = r_h^\top x, \qquad z_h = g(u_h\, a_h + u_{h0}),
+
+where the random vector :math:`r_h` is drawn once and never trained, and only
+the scale :math:`u_h` and the shift :math:`u_{h0}` are learned: two trainable
+numbers per unit, whatever the fan-in. In matrix form, for a batch ``x`` of
+shape ``(n, d_in)`` and ``R`` of shape ``(d_in, d_out)`` whose column ``h`` is
+:math:`r_h`:
+
+.. math:: A = xR, \qquad S = A \odot u + u_0, \qquad Z = g(S).
+
+(The paper writes :math:`R` as ``(H, d)`` acting on column vectors; rpnumpy's
+row-vector convention stores its transpose, as :class:`~rpnumpy.layers.Dense`
+does.) The direction of each unit's weight vector :math:`u_h r_h` is fixed;
+training chooses only its length and sign and the unit's threshold.
+
+The four random-weight schemes
+------------------------------
+``"normal"`` (N)
+    :math:`r_{hj} \sim N(0, 1)`, as the paper's "random unit-normal weights".
+``"binary"`` (B)
+    :math:`r_{hj} = \pm 1` with probability 1/2 each; one bit per weight
+    (:func:`~rpnumpy.random_matrices.pack_binary_matrix`).
+``"mexican_hat"`` (M)
+    Difference-of-Gaussians receptive fields on the image grid,
+    :func:`~rpnumpy.random_matrices.mexican_hat_matrix`. The recipe (centre
+    box, widths, polarity, unit norm) is **ours**: the paper's public text
+    names the scheme but does not specify it.
+``"template"`` (T)
+    Columns are randomly chosen training examples, mean-centred over the
+    training set and scaled to unit norm (:func:`template_matrix`), so
+    :math:`a_h` is a linear-kernel similarity to a "landmark" example. Also
+    **ours**: the seed summary names a template scheme, the paper's public
+    text does not describe it. Built from data, so saved models store this
+    matrix (the other three are stored as their seed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
+from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix
+from .activations import ACTIVATIONS
+from .base import _NO_CACHE, Layer
+
+__all__ = ["HalfLayer", "HALF_SCHEMES", "template_matrix", "true_gradient_of_R"]
+
+#: Scheme names, and the paper's one-letter codes for them.
+HALF_SCHEMES = {"N": "normal", "B": "binary", "M": "mexican_hat", "T": "template"}
+
+
+def template_matrix(
+    x_train: np.ndarray, d_out: int, seed: int, *, labels: np.ndarray | None = None, dtype: Any = np.float64
+) -> np.ndarray:
+    r"""The template scheme (T): columns are training examples, centred and normalised.
+
+    ``d_out`` rows of ``x_train`` are drawn without replacement (if
+    ``labels`` is given, as evenly as possible from every class), the
+    training-set mean :math:`\bar x` is subtracted and each column is scaled to
+    unit L2 norm:
+
+    .. math:: r_h = \frac{x^{(t_h)} - \bar x}{\|x^{(t_h)} - \bar x\|}.
+
+    Only training examples may be used, never test ones. The construction
+    is ours (see the module docstring).
+
+    Parameters
+    ----------
+    x_train : ndarray of shape (n_samples, d_in)
+    d_out : int
+        Number of templates (at most ``n_samples``).
+    seed : int
+    labels : ndarray of int, optional
+        Class labels for a class-balanced draw.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    ndarray of shape (d_in, d_out)
+    """
+    check_float_array(x_train, "x_train", ndim=2)
+    d_out = check_positive_int(d_out, "d_out")
+    dtype = check_dtype(dtype)
+    n = x_train.shape[0]
+    if d_out > n:
+        raise ValueError(f"d_out={d_out} templates need at least as many training examples, got {n}")
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        chosen = rng.choice(n, size=d_out, replace=False)
+    else:
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+        classes = np.unique(labels)
+        per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+        # Round-robin over classes, so every class gets floor or ceil of d_out / K templates.
+        order = [idx[i] for i in range(max(len(p) for p in per_class)) for idx in per_class if i < len(idx)]
+        chosen = np.array(order[:d_out])
+    mean = x_train.mean(axis=0, dtype=np.float64)
+    matrix = x_train[chosen].astype(np.float64).T - mean[:, None]
+    norms = np.linalg.norm(matrix, axis=0)
+    norms[norms == 0] = 1.0
+    matrix /= norms
+    return matrix.astype(dtype, copy=False)
+
+
+class HalfLayer(Layer):
+    r"""Half layer :math:`z = g(u \odot (xR) + u_0)` with :math:`R` fixed and only :math:`u, u_0` trained.
+
+    Forward, for ``x`` of shape ``(n, d_in)``:
+
+    .. math:: A = xR, \qquad S = A \odot u + u_0, \qquad Z = g(S)
+
+    Backward, given :math:`\partial E/\partial Z`, with
+    :math:`\Delta = \partial E/\partial S = \partial E/\partial Z \odot g'(S)`:
+
+    .. math::
+
+        \frac{\partial E}{\partial u_h} = \sum_t \Delta_{th} A_{th}, \qquad
+        \frac{\partial E}{\partial u_{h0}} = \sum_t \Delta_{th}, \qquad
+        \frac{\partial E}{\partial x} = (\Delta \odot u)\, R^\top .
+
+    Nothing is computed for :math:`R`: it sits in ``buffers``, it receives no
+    update (``buffer_grads["R"]`` is exactly zero) and no matrix product is
+    spent on it. The *sensitivity* :math:`\partial E/\partial R = x^\top(\Delta
+    \odot u)` is not zero; :func:`true_gradient_of_R` computes it for teaching.
+    As the first layer of a network the input gradient is skipped too, so a
+    training step costs one matrix product (``xR``) against a dense layer's
+    two.
+
+    Parameters
+    ----------
+    d_in, d_out : int
+        Input width and number of half units :math:`H`.
+    scheme : {'normal', 'binary', 'mexican_hat', 'template'} or {'N', 'B', 'M', 'T'}
+        How :math:`R` is drawn (see the module docstring).
+    activation : str or None, default='relu'
+        :math:`g`: a name from :data:`~rpnumpy.layers.ACTIVATIONS`, or None for
+        the identity.
+    rng : None, int or Generator
+        Seed of :math:`R` (pass an int for reproducible results). The layer
+        records one int seed, and :math:`R` is a pure function of
+        ``(scheme, shape, seed)`` except for the template scheme.
+    templates : ndarray of shape (n_samples, d_in), optional
+        Training examples, required by the template scheme.
+    template_labels : ndarray, optional
+        Their labels, for a class-balanced choice of templates.
+    image_shape : (int, int), optional
+        Image grid of the Mexican-hat scheme (default: square).
+    dtype : float32 or float64, default=float64
+
+    Attributes
+    ----------
+    params : {'u': (d_out,), 'u0': (d_out,)}
+        Initialised to :math:`u_h = 1/\|r_h\|` (every effective weight vector
+        :math:`u_h r_h` starts with unit length, whatever the scheme's scale)
+        and :math:`u_{h0} = 0`. :meth:`standardize` offers a data-dependent
+        start instead.
+    buffers : {'R': (d_in, d_out)}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rpnumpy.layers import Dense, HalfLayer, Sequential
+    >>> model = Sequential(HalfLayer(784, 256, scheme="N", rng=0), Dense(256, 10, rng=1))
+    >>> model.n_params, model.n_buffer_values
+    (3082, 200704)
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        scheme: str = "normal",
+        activation: str | None = "relu",
+        rng: Any = None,
+        templates: np.ndarray | None = None,
+        template_labels: np.ndarray | None = None,
+        image_shape: tuple[int, int] | None = None,
+        dtype: Any = np.float64,
+        _matrix: np.ndarray | None = None,
+    ) -> None:
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = check_positive_int(d_out, "d_out")
+        scheme = HALF_SCHEMES.get(scheme, scheme)
+        if scheme not in HALF_SCHEMES.values():
+            raise ValueError(
+                f"scheme must be one of {sorted(HALF_SCHEMES.values())} or {sorted(HALF_SCHEMES)}, got {scheme!r}"
+            )
+        if activation is not None and activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be None or one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        super().__init__(check_dtype(dtype))
+        self.scheme = scheme
+        self.activation = activation
+        self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
+        self.seed = seed_from(rng)
+        self._g = None if activation is None else ACTIVATIONS[activation]()
+        shape = (self.d_in, self.d_out)
+        if _matrix is not None:
+            matrix = _matrix
+        elif scheme == "normal":
+            matrix = gaussian_matrix(shape, self.seed, variance=1.0)
+        elif scheme == "binary":
+            matrix = rademacher_matrix(shape, self.seed, variance=1.0)
+        elif scheme == "mexican_hat":
+            matrix = mexican_hat_matrix(shape, self.seed, image_shape=self.image_shape)
+        else:
+            if templates is None:
+                raise ValueError("the template scheme needs templates=x_train (training examples, never test ones)")
+            check_float_array(templates, "templates", ndim=2)
+            if templates.shape[1] != self.d_in:
+                raise ValueError(f"templates have {templates.shape[1]} features but d_in={self.d_in}")
+            matrix = template_matrix(templates, self.d_out, self.seed, labels=template_labels)
+        self.buffers["R"] = np.ascontiguousarray(matrix, dtype=self.dtype)
+        norms = np.linalg.norm(self.buffers["R"].astype(np.float64), axis=0)
+        norms[norms == 0] = 1.0
+        self._add_param("u", (1.0 / norms).astype(self.dtype))
+        self._add_param("u0", np.zeros(self.d_out, dtype=self.dtype))
+
+    @property
+    def rebuildable_buffers(self) -> set[str]:
+        return set() if self.scheme == "template" else {"R"}
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.shape[1] != self.d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
+
+    def _forward(self, x):
+        a = x @ self.buffers["R"]
+        s = a * self.params["u"]
+        s += self.params["u0"]
+        if self._g is None:
+            return s, (x, a, None)
+        z, g_cache = self._g._forward(s)
+        return z, (x, a, g_cache)
+
+    def _backward(self, dz, cache, input_grad):
+        x, a, g_cache = cache
+        delta = dz if self._g is None else self._g._backward(dz, g_cache, True)
+        np.einsum("nh,nh->h", delta, a, out=self.grads["u"])
+        np.sum(delta, axis=0, out=self.grads["u0"])
+        if not input_grad:
+            return None
+        return (delta * self.params["u"]) @ self.buffers["R"].T
+
+    def standardize(self, x: np.ndarray) -> HalfLayer:
+        r"""Data-dependent start: :math:`u_h = 1/\sigma(a_h)`, :math:`u_{h0} = -\bar a_h/\sigma(a_h)`.
+
+        Every unit's pre-activation :math:`s_h` then has mean 0 and variance 1
+        over ``x`` (a sample of training inputs), so a ReLU unit starts active
+        on about half of the data. A suggestion of the digest, not the paper's.
+        Returns ``self``.
+        """
+        self._check_input(x)
+        a = x @ self.buffers["R"]
+        mean = a.mean(axis=0, dtype=np.float64)
+        std = a.std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0
+        self.params["u"][...] = 1.0 / std
+        self.params["u0"][...] = -mean / std
+        return self
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "d_in": self.d_in,
+            "d_out": self.d_out,
+            "scheme": self.scheme,
+            "activation": self.activation,
+            "rng": self.seed,
+        }
+        if self.image_shape is not None:
+            config["image_shape"] = list(self.image_shape)
+        return {**config, **super().get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> HalfLayer:
+        """Rebuild from ``get_config()``. A template layer gets a zero matrix that
+        :func:`~rpnumpy.io.load_model` (or :meth:`astype`) then fills from the stored one."""
+        if config.get("scheme") == "template":
+            shape = (config["d_in"], config["d_out"])
+            return cls(**config, _matrix=np.zeros(shape))
+        return cls(**config)
+
+
+def true_gradient_of_R(layer: HalfLayer, dz: np.ndarray) -> np.ndarray:
+    r"""The sensitivity :math:`\partial E/\partial R = x^\top(\Delta \odot u)` for the last forward pass.
+
+    This is what backpropagation *would* give if :math:`R` were trainable. It
+    is not zero. A half layer never computes it during training (that would
+    cost an extra ``d_in x n x d_out`` matrix product per step) and never
+    applies it: :math:`R` is fixed, so its update is zero. Provided for
+    teaching and for checking against finite differences.
+
+    Parameters
+    ----------
+    layer : HalfLayer
+        After a ``forward`` call.
+    dz : ndarray
+        Upstream gradient :math:`\partial E/\partial Z` for that forward pass.
+    """
+    if not isinstance(layer, HalfLayer):
+        raise TypeError(f"layer must be a HalfLayer, got {type(layer).__name__}")
+    if layer._cache is _NO_CACHE:
+        raise RuntimeError("true_gradient_of_R needs a forward pass of the layer first")
+    check_float_array(dz, "dz", dtype=layer.dtype)
+    x, a, g_cache = layer._cache
+    delta = dz if layer._g is None else layer._g._backward(dz, g_cache, True)
+    return x.T @ (delta * layer.params["u"])
