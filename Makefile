@@ -37,7 +37,8 @@ test: lint
 
 bench:
 	$(MAKE) install EXTRAS=test,notebooks,torch
-	$(BIN)/python benchmarks/bench_mlp.py --json benchmarks/results_mlp.json
+	$(BIN)/python benchmarks/bench_mlp.py --model mlp --json benchmarks/results_mlp.json
+	$(BIN)/python benchmarks/bench_mlp.py --model half --json benchmarks/results_half.json
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

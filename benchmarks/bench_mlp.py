@@ -85,7 +85,7 @@ except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import rpnumpy
 
-from rpnumpy.layers import Dense, ReLU, Sequential
+from rpnumpy.layers import Dense, HalfLayer, ReLU, Sequential
 from rpnumpy.losses import SoftmaxCrossEntropy
 from rpnumpy.optim import Adam
 from rpnumpy.training import evaluate, fit, predict
@@ -367,15 +367,27 @@ def load_data(
 # --------------------------------------------------------------------------- rpnumpy
 
 
-def build_rpnumpy_model(seed: int = 0) -> tuple[Sequential, Adam]:
-    """The 784-256-10 ReLU MLP in float32 and its Adam optimizer."""
-    d_in, d_hidden, d_out = ARCHITECTURE
-    model = Sequential(
-        Dense(d_in, d_hidden, rng=seed, dtype=np.float32),
-        ReLU(),
-        Dense(d_hidden, d_out, rng=seed + 1, dtype=np.float32),
-    )
-    return model, Adam(model, lr=LEARNING_RATE)
+#: The models this script can time, by ``--model`` name: a description and the hidden width.
+MODELS = {
+    "mlp": ("MLP 784-256-10 (ReLU)", 256),
+    "half": ("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)", 1024),
+}
+
+
+def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, Adam]:
+    """The benchmark model in float32 and its Adam optimizer.
+
+    ``"mlp"``: the 784-256-10 ReLU MLP. ``"half"``: a half layer of 1024 units
+    (R fixed, only u and u0 trained) and a dense softmax layer.
+    """
+    d_in, _, d_out = ARCHITECTURE
+    hidden = MODELS[model][1]
+    if model == "half":
+        first = [HalfLayer(d_in, hidden, scheme="normal", rng=seed, dtype=np.float32)]
+    else:
+        first = [Dense(d_in, hidden, rng=seed, dtype=np.float32), ReLU()]
+    net = Sequential(*first, Dense(hidden, d_out, rng=seed + 1, dtype=np.float32))
+    return net, Adam(net, lr=LEARNING_RATE)
 
 
 def time_rpnumpy_epoch(
@@ -404,16 +416,36 @@ def time_rpnumpy_inference(
 # --------------------------------------------------------------------------- PyTorch
 
 
-def build_torch_model(seed: int = 0) -> tuple[Any, Any]:
-    """The same MLP in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer."""
+def _torch_half_layer(d_in: int, d_out: int, seed: int) -> Any:
+    """A half layer in PyTorch: R a registered buffer (no gradient), u and u0 parameters."""
+
+    class TorchHalfLayer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            gen = torch.Generator().manual_seed(seed)
+            self.register_buffer("R", torch.randn(d_in, d_out, generator=gen))
+            self.u = torch.nn.Parameter(1.0 / self.R.norm(dim=0))
+            self.u0 = torch.nn.Parameter(torch.zeros(d_out))
+
+        def forward(self, x: Any) -> Any:
+            return torch.relu((x @ self.R) * self.u + self.u0)
+
+    return TorchHalfLayer()
+
+
+def build_torch_model(seed: int = 0, model: str = "mlp") -> tuple[Any, Any]:
+    """The same model in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer."""
     if torch is None:
         raise RuntimeError("PyTorch is not installed")
-    d_in, d_hidden, d_out = ARCHITECTURE
+    d_in, _, d_out = ARCHITECTURE
+    hidden = MODELS[model][1]
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(d_in, d_hidden), torch.nn.ReLU(), torch.nn.Linear(d_hidden, d_out)
-    ).to(torch.float32)
-    return model, torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    if model == "half":
+        first = [_torch_half_layer(d_in, hidden, seed)]
+    else:
+        first = [torch.nn.Linear(d_in, hidden), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*first, torch.nn.Linear(hidden, d_out)).to(torch.float32)
+    return net, torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
 
 
 def time_torch_epoch(
@@ -543,6 +575,7 @@ def run_benchmark(
     seed: int = 0,
     pause: float = PAUSE_SECONDS,
     log: Callable[[str], None] = print,
+    model: str = "mlp",
 ) -> dict[str, Any]:
     """Warm up, then time ``repeats`` interleaved rounds; return the raw times and their summaries.
 
@@ -561,7 +594,9 @@ def run_benchmark(
         raise ValueError(f"epochs_warmup must be >= 0, got {epochs_warmup}")
     with_torch = with_torch and torch is not None
 
-    rp_model, rp_opt = build_rpnumpy_model(seed)
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    rp_model, rp_opt = build_rpnumpy_model(seed, model)
     runners: dict[str, dict[str, Callable[..., Any]]] = {
         "rpnumpy": {
             "epoch": lambda r: time_rpnumpy_epoch(rp_model, rp_opt, x_train, y_train, rng=r),
@@ -570,7 +605,7 @@ def run_benchmark(
         }
     }
     if with_torch:
-        t_model, t_opt = build_torch_model(seed)
+        t_model, t_opt = build_torch_model(seed, model)
         tx_train, ty_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
         tx_test, ty_test = torch.from_numpy(x_test), torch.from_numpy(y_test)
         runners["torch"] = {
@@ -656,9 +691,8 @@ def format_report(report: dict[str, Any]) -> str:
     def ratio_cell(r: float | None) -> str:
         return "unavailable" if r is None else f"{r:.2f}"
 
-    d_in, d_hidden, d_out = cfg["architecture"]
     lines = [
-        f"MLP {d_in}-{d_hidden}-{d_out} (ReLU, float32, Adam lr={cfg['lr']:g}, softmax cross-entropy), "
+        f"{MODELS[cfg.get('model', 'mlp')][0]} (float32, Adam lr={cfg['lr']:g}, softmax cross-entropy), "
         f"data: {cfg['data']}",
         f"train: one epoch over {cfg['n_train']:,} images, batch {cfg['batch_size']}; inference: "
         f"{cfg['n_test']:,} images, batch {cfg['inference_batch_size']}",
@@ -768,6 +802,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--synthetic", action="store_true",
                         help="random data of MNIST's shapes instead of MNIST (smoke tests)")
     parser.add_argument("--no-torch", action="store_true", help="time rpnumpy alone")
+    parser.add_argument("--model", choices=sorted(MODELS), default="mlp",
+                        help="mlp: 784-256-10 MLP (default); half: HalfLayer(784->1024) + Dense(1024->10)")
     parser.add_argument("--pause", type=float, default=PAUSE_SECONDS,
                         help=f"seconds to wait before each timed run (default {PAUSE_SECONDS})")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
@@ -803,12 +839,13 @@ def main(argv: list[str] | None = None) -> int:
     results = run_benchmark(
         x_train, y_train, x_test, y_test,
         repeats=args.repeats, epochs_warmup=args.epochs_warmup, with_torch=not args.no_torch,
-        pause=args.pause, log=log,
+        pause=args.pause, log=log, model=args.model,
     )
     report = {
         "benchmark": "bench_mlp",
         "config": {
-            "architecture": list(ARCHITECTURE),
+            "model": args.model,
+            "architecture": [ARCHITECTURE[0], MODELS[args.model][1], ARCHITECTURE[-1]],
             "activation": "relu",
             "dtype": "float32",
             "optimizer": "adam",

@@ -135,3 +135,20 @@ def test_bad_arguments_are_refused(bench):
                  ["--threads", "0"]):
         with pytest.raises(SystemExit):
             bench.main(argv)
+
+
+def test_half_model_runs_in_both_frameworks_with_r_fixed(bench, tiny):
+    x_train, y_train, x_test, _ = tiny
+    model, opt = bench.build_rpnumpy_model(seed=0, model="half")
+    r_before = model.buffers["0.R"].copy()
+    bench.time_rpnumpy_epoch(model, opt, x_train, y_train, rng=0)
+    assert model.n_params == 2 * 1024 + 1024 * 10 + 10 and np.array_equal(model.buffers["0.R"], r_before)
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
+    t_model, t_opt = bench.build_torch_model(seed=0, model="half")
+    assert sum(p.numel() for p in t_model.parameters()) == model.n_params  # R is a buffer, not a parameter
+    r_torch = t_model[0].R.clone()
+    bench.time_torch_epoch(t_model, t_opt, x_train, y_train, rng=0)
+    assert torch.equal(t_model[0].R, r_torch)
+    assert _positive(bench.time_torch_inference(t_model, x_test))
+    with pytest.raises(ValueError, match=r"model must be one of \['half', 'mlp'\], got 'cnn'"):
+        bench.run_benchmark(*tiny, repeats=1, model="cnn")

@@ -226,3 +226,15 @@ def test_rnd_256_n_reaches_published_mnist_accuracy(mnist):
     mean, std = float(published.group(1)), float(published.group(2))
     # One seed of the three: within 3 published standard deviations (plus 0.2 points of BLAS summation noise).
     assert abs(100 * test_acc - mean) <= 3 * std + 0.2
+
+
+def test_half_layer_as_a_later_layer_and_stacked(rng):
+    from rpnumpy.layers import ReLU, Tanh
+
+    model = Sequential(Dense(7, 6, rng=0), Tanh(), HalfLayer(6, 5, scheme="B", rng=1, activation="tanh"),
+                       HalfLayer(5, 4, scheme="N", rng=2, activation="sigmoid"), Dense(4, 3, rng=3), ReLU())
+    x = rng.standard_normal((3, 7))
+    model.layers[4].params["b"][...] = 2.0  # keep the final ReLU away from its kink
+    report = check_gradients(model, x, rng=0)
+    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.buffers == ["2.R", "3.R"]

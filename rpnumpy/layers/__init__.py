@@ -5,6 +5,7 @@ from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
 from .conv import Conv2D, MaxPool2D
 from .core import Dense, Flatten, Reshape
 from .half import HALF_SCHEMES, HalfLayer, template_matrix, true_gradient_of_R
+from .prp import PRP, PRP_SCHEMES, LowRank, PRPAutoencoder
 
 __all__ = [
     "ACTIVATIONS",
@@ -17,6 +18,10 @@ __all__ = [
     "HALF_SCHEMES",
     "HalfLayer",
     "Layer",
+    "LowRank",
+    "PRP",
+    "PRPAutoencoder",
+    "PRP_SCHEMES",
     "MaxPool2D",
     "ReLU",
     "Reshape",

@@ -1,0 +1,376 @@
+r"""PRP layers (Szorc, 2025), their tied random autoencoder, and the low-rank baseline.
+
+A *parametrized random projection* modulates a fixed random matrix
+:math:`P` element-wise from both sides:
+
+.. math:: y = \big(P^\top (x \odot \alpha)\big) \odot w + b,
+
+with :math:`P \in \mathbb R^{d_{in}\times d_{out}}` fixed and only
+:math:`\alpha \in \mathbb R^{d_{in}}`, :math:`w, b \in \mathbb R^{d_{out}}`
+trained: :math:`d_{in} + 2 d_{out}` parameters instead of a dense layer's
+:math:`d_{in} d_{out} + d_{out}`. The effective weight matrix is
+:math:`W_{eff} = \operatorname{diag}(\alpha)\, P\, \operatorname{diag}(w) =
+P \odot (\alpha w^\top)`: the random matrix times a learnable rank-one mask.
+In rpnumpy's row-vector convention a batch :math:`X` of shape ``(n, d_in)``
+gives :math:`Y = ((X \odot \alpha) P) \odot w + b`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_dtype, check_positive_int, seed_from
+from ..random_matrices import random_matrix
+from .activations import ACTIVATIONS
+from .base import _NO_CACHE, Layer
+
+__all__ = ["PRP", "PRP_SCHEMES", "LowRank", "PRPAutoencoder"]
+
+#: The P schemes of the paper and the library kinds that implement them.
+PRP_SCHEMES = ("gaussian", "sparse_ternary", "orthogonal")
+
+
+def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
+    if scheme not in PRP_SCHEMES:
+        raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
+    # Gaussian N(0, 1/d_in) and Achlioptas' ±sqrt(3/d_in) share the variance 1/d_in: every column
+    # has expected squared norm 1. Orthogonal columns have norm exactly 1 (rows, if d_in < d_out).
+    return random_matrix(scheme, (d_in, d_out), seed)
+
+
+def _prp_forward(x, alpha, p, w, b):
+    z = (x * alpha) @ p
+    y = z * w
+    y += b
+    return y, z
+
+
+def _prp_backward(dy, x, z, alpha, p, w, grads):
+    """Fill ``grads["alpha"|"w"|"b"]`` in place and return dL/dx. One matrix product: (dy * w) @ P^T."""
+    np.sum(dy, axis=0, out=grads["b"])
+    np.einsum("nj,nj->j", dy, z, out=grads["w"])
+    g_u = (dy * w) @ p.T
+    np.einsum("ni,ni->i", g_u, x, out=grads["alpha"])
+    g_u *= alpha
+    return g_u
+
+
+class PRP(Layer):
+    r"""Parametrized random projection, :math:`y = (P^\top(x \odot \alpha)) \odot w + b`.
+
+    Forward, for a batch :math:`X` of shape ``(n, d_in)``:
+
+    .. math:: U = X \odot \alpha, \qquad Z = U P, \qquad Y = Z \odot w + b
+
+    Backward, given :math:`G_Y = \partial L/\partial Y`:
+
+    .. math::
+
+        \frac{\partial L}{\partial b} = \textstyle\sum_n G_Y, \qquad
+        \frac{\partial L}{\partial w} = \textstyle\sum_n G_Y \odot Z, \qquad
+        G_U = (G_Y \odot w)\, P^\top,
+
+    .. math::
+
+        \frac{\partial L}{\partial \alpha} = \textstyle\sum_n G_U \odot X, \qquad
+        \frac{\partial L}{\partial X} = G_U \odot \alpha .
+
+    One matrix product in the backward pass (:math:`G_U`, needed for
+    :math:`\alpha` anyway) against a dense layer's two: there is no weight
+    gradient :math:`X^\top G` because :math:`P` is fixed. :math:`P` lives in
+    ``buffers`` and is rebuilt from its seed.
+
+    Parameters
+    ----------
+    d_in, d_out : int
+    scheme : {'gaussian', 'sparse_ternary', 'orthogonal'}, default='gaussian'
+        :math:`P_{ij} \sim N(0, 1/d_{in})`; Achlioptas' sparse ternary
+        :math:`\pm\sqrt{3/d_{in}}` with probability 1/6 each and 0 otherwise
+        (the summaries of the paper state this scale ambiguously; this is the
+        reading that matches the Gaussian variance); or Haar-random
+        orthonormal columns (rows when ``d_in < d_out``, where orthonormal
+        columns are impossible). In all three, columns have (expected) unit norm.
+    rng : None, int or Generator
+        Seed of :math:`P` (pass an int for reproducible results).
+    dtype : float32 or float64, default=float64
+
+    Notes
+    -----
+    Initialisation: :math:`\alpha = 1`, :math:`w = 1`, :math:`b = 0`, so that
+    at the start the layer *is* the plain random projection :math:`XP`, with
+    LeCun-like output variance :math:`\|x\|^2/d_{in}`. Zero would be a trap:
+    :math:`\partial L/\partial\alpha` is proportional to :math:`w` and
+    :math:`\partial L/\partial w` to :math:`\alpha`, so starting either at zero
+    leaves the other without gradient. The paper's own initialisation is not
+    available.
+    """
+
+    def __init__(
+        self, d_in: int, d_out: int, *, scheme: str = "gaussian", rng: Any = None, dtype: Any = np.float64
+    ) -> None:
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = check_positive_int(d_out, "d_out")
+        if scheme not in PRP_SCHEMES:
+            raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
+        super().__init__(check_dtype(dtype))
+        self.scheme = scheme
+        self.seed = seed_from(rng)
+        self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
+        self._add_param("alpha", np.ones(self.d_in, dtype=self.dtype))
+        self._add_param("w", np.ones(self.d_out, dtype=self.dtype))
+        self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.shape[1] != self.d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
+
+    def _forward(self, x):
+        p = self.params
+        y, z = _prp_forward(x, p["alpha"], self.buffers["P"], p["w"], p["b"])
+        return y, (x, z)
+
+    def _backward(self, dy, cache, input_grad):
+        x, z = cache
+        p = self.params
+        dx = _prp_backward(dy, x, z, p["alpha"], self.buffers["P"], p["w"], self.grads)
+        return dx if input_grad else None
+
+    @property
+    def effective_weight(self) -> np.ndarray:
+        r""":math:`W_{eff} = P \odot (\alpha w^\top)`, so that :math:`y = x W_{eff} + b`."""
+        return self.buffers["P"] * np.outer(self.params["alpha"], self.params["w"])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"d_in": self.d_in, "d_out": self.d_out, "scheme": self.scheme, "rng": self.seed,
+                **super().get_config()}
+
+
+class LowRank(Layer):
+    r"""Low-rank dense layer, :math:`y = x\,U V^\top + b` with :math:`U \in \mathbb R^{d_{in}\times r}`,
+    :math:`V \in \mathbb R^{d_{out}\times r}`: the baseline PRP is compared with at equal trainable budgets.
+
+    Forward: :math:`H = XU`, :math:`Y = HV^\top + b`. Backward, given :math:`G = \partial L/\partial Y`:
+
+    .. math::
+
+        \frac{\partial L}{\partial V} = G^\top H, \qquad
+        \frac{\partial L}{\partial H} = G V, \qquad
+        \frac{\partial L}{\partial U} = X^\top \frac{\partial L}{\partial H}, \qquad
+        \frac{\partial L}{\partial b} = \textstyle\sum_n G, \qquad
+        \frac{\partial L}{\partial X} = \frac{\partial L}{\partial H} U^\top .
+
+    Trainable parameters: :math:`r(d_{in} + d_{out}) + d_{out}`
+    (:meth:`rank_for_budget` finds the largest rank within a budget).
+
+    Parameters
+    ----------
+    d_in, d_out, rank : int
+    rng : None, int or Generator
+    init : {'he', 'lecun'}, default='he'
+        :math:`U_{ik} \sim N(0, 1/d_{in})` and :math:`V_{jk} \sim N(0, c/r)` with
+        :math:`c = 2` (He) or 1 (LeCun), so that every entry of :math:`UV^\top`
+        has the variance :math:`c/d_{in}` of the matching dense initialisation.
+    dtype : float32 or float64, default=float64
+    """
+
+    def __init__(
+        self, d_in: int, d_out: int, rank: int, *, rng: Any = None, init: str = "he", dtype: Any = np.float64
+    ) -> None:
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = check_positive_int(d_out, "d_out")
+        self.rank = check_positive_int(rank, "rank")
+        if self.rank > min(self.d_in, self.d_out):
+            raise ValueError(f"rank must be at most min(d_in, d_out)={min(self.d_in, self.d_out)}, got {rank}")
+        if init not in ("he", "lecun"):
+            raise ValueError(f"init must be 'he' or 'lecun', got {init!r}")
+        super().__init__(check_dtype(dtype))
+        self.init = init
+        self.seed = seed_from(rng)
+        gen = np.random.default_rng(self.seed)
+        gain = 2.0 if init == "he" else 1.0
+        u = gen.standard_normal((self.d_in, self.rank)) / math.sqrt(self.d_in)
+        v = gen.standard_normal((self.d_out, self.rank)) * math.sqrt(gain / self.rank)
+        self._add_param("U", u.astype(self.dtype))
+        self._add_param("V", v.astype(self.dtype))
+        self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
+
+    @staticmethod
+    def rank_for_budget(d_in: int, d_out: int, budget: int) -> int:
+        """The largest rank r >= 1 with r(d_in + d_out) + d_out <= budget (1 if even rank 1 exceeds it)."""
+        return max(1, (budget - d_out) // (d_in + d_out))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.shape[1] != self.d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
+
+    def _forward(self, x):
+        h = x @ self.params["U"]
+        y = h @ self.params["V"].T
+        y += self.params["b"]
+        return y, (x, h)
+
+    def _backward(self, dy, cache, input_grad):
+        x, h = cache
+        np.matmul(dy.T, h, out=self.grads["V"])
+        dh = dy @ self.params["V"]
+        np.matmul(x.T, dh, out=self.grads["U"])
+        np.sum(dy, axis=0, out=self.grads["b"])
+        return dh @ self.params["U"].T if input_grad else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"d_in": self.d_in, "d_out": self.d_out, "rank": self.rank, "rng": self.seed, "init": self.init,
+                **super().get_config()}
+
+
+class PRPAutoencoder(Layer):
+    r"""Autoencoder of two PRP layers whose decoder reuses the encoder's matrix transposed.
+
+    .. math::
+
+        h = g_h\big(w_e \odot (P^\top(\alpha_e \odot x)) + b_e\big), \qquad
+        \hat x = g_o\big(w_d \odot (P(\alpha_d \odot h)) + b_d\big),
+
+    with one fixed :math:`P \in \mathbb R^{d\times k}` (orthonormal columns by
+    default): :math:`P_{dec} = P_{enc}^\top` is the *same* buffer read
+    transposed (a view, not a copy). With all modulations at 1, biases at 0
+    and identity activations, :math:`\hat x = PP^\top x`, the orthogonal
+    projection onto a random k-dimensional subspace.
+
+    ``tied=False`` gives the decoder an independent random matrix instead:
+    then nothing ties the decoder's directions to the encoder's, the learnable
+    vectors can only re-weight coordinates, and the reconstruction collapses
+    towards the mean image: the failure the paper's tying avoids.
+
+    Backward: the two PRP backward passes in sequence (see :class:`PRP`),
+    through :math:`g_o` and :math:`g_h`. :math:`P` receives no update. Were it
+    trainable, its gradient would be the *sum* of the encoder's and the
+    decoder's contributions, because one matrix is used twice;
+    :meth:`true_gradient_of_P` computes that sum for teaching and checking.
+
+    Parameters
+    ----------
+    d_in : int
+        Input width :math:`d` (784 for MNIST).
+    k : int
+        Bottleneck width.
+    tied : bool, default=True
+    scheme : {'orthogonal', 'gaussian', 'sparse_ternary'}, default='orthogonal'
+    hidden_activation : str or None, default=None
+        :math:`g_h` (None: identity).
+    output_activation : str or None, default='sigmoid'
+        :math:`g_o`; sigmoid suits pixels in [0, 1].
+    rng : None, int or Generator
+    dtype : float32 or float64, default=float64
+
+    Attributes
+    ----------
+    params : alpha_e (d), w_e (k), b_e (k), alpha_d (k), w_d (d), b_d (d)
+        (d + 2k) + (k + 2d) = 3d + 3k trainable values.
+    buffers : {'P': (d, k)} when tied, plus {'P_dec': (k, d)} when untied.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        k: int,
+        *,
+        tied: bool = True,
+        scheme: str = "orthogonal",
+        hidden_activation: str | None = None,
+        output_activation: str | None = "sigmoid",
+        rng: Any = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.k = check_positive_int(k, "k")
+        if scheme not in PRP_SCHEMES:
+            raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
+        for name, act in (("hidden_activation", hidden_activation), ("output_activation", output_activation)):
+            if act is not None and act not in ACTIVATIONS:
+                raise ValueError(f"{name} must be None or one of {sorted(ACTIVATIONS)}, got {act!r}")
+        if not isinstance(tied, bool):
+            raise TypeError(f"tied must be a bool, got {tied!r}")
+        super().__init__(check_dtype(dtype))
+        self.tied, self.scheme = tied, scheme
+        self.hidden_activation, self.output_activation = hidden_activation, output_activation
+        self._gh = None if hidden_activation is None else ACTIVATIONS[hidden_activation]()
+        self._go = None if output_activation is None else ACTIVATIONS[output_activation]()
+        self.seed = seed_from(rng)
+        self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.k, self.seed).astype(self.dtype)
+        if not tied:
+            # An independent matrix of the decoder's shape, from a seed derived from ours.
+            dec_seed = int(np.random.SeedSequence(self.seed).spawn(1)[0].generate_state(1, np.uint64)[0] >> 1)
+            self.buffers["P_dec"] = _prp_matrix(scheme, self.k, self.d_in, dec_seed).astype(self.dtype)
+        for name, size, fill in (("alpha_e", self.d_in, 1), ("w_e", self.k, 1), ("b_e", self.k, 0),
+                                 ("alpha_d", self.k, 1), ("w_d", self.d_in, 1), ("b_d", self.d_in, 0)):
+            self._add_param(name, np.full(size, fill, dtype=self.dtype))
+
+    @property
+    def decoder_matrix(self) -> np.ndarray:
+        """:math:`P_{dec}` of shape (k, d): ``P.T`` (a view of the encoder's buffer) when tied."""
+        return self.buffers["P"].T if self.tied else self.buffers["P_dec"]
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.shape[1] != self.d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
+
+    def _forward(self, x):
+        p = self.params
+        s, z_e = _prp_forward(x, p["alpha_e"], self.buffers["P"], p["w_e"], p["b_e"])
+        h, gh_cache = (s, None) if self._gh is None else self._gh._forward(s)
+        o, z_d = _prp_forward(h, p["alpha_d"], self.decoder_matrix, p["w_d"], p["b_d"])
+        x_hat, go_cache = (o, None) if self._go is None else self._go._forward(o)
+        return x_hat, (x, z_e, gh_cache, h, z_d, go_cache)
+
+    def _backward(self, dy, cache, input_grad):
+        x, z_e, gh_cache, h, z_d, go_cache = cache
+        p = self.params
+        d_o = dy if self._go is None else self._go._backward(dy, go_cache, True)
+        g = self.grads
+        sub = {"alpha": g["alpha_d"], "w": g["w_d"], "b": g["b_d"]}
+        d_h = _prp_backward(d_o, h, z_d, p["alpha_d"], self.decoder_matrix, p["w_d"], sub)
+        d_s = d_h if self._gh is None else self._gh._backward(d_h, gh_cache, True)
+        sub = {"alpha": g["alpha_e"], "w": g["w_e"], "b": g["b_e"]}
+        dx = _prp_backward(d_s, x, z_e, p["alpha_e"], self.buffers["P"], p["w_e"], sub)
+        return dx if input_grad else None
+
+    def true_gradient_of_P(self, dy: np.ndarray) -> np.ndarray:
+        r"""The sensitivity :math:`\partial L/\partial P` of the last forward pass, summed over both uses of P.
+
+        Encoder contribution :math:`(\alpha_e\odot x)^\top (\Delta_e \odot w_e)`, decoder contribution
+        :math:`\big((\alpha_d\odot h)^\top(\Delta_d \odot w_d)\big)^\top` (the decoder reads :math:`P^\top`),
+        where :math:`\Delta_e, \Delta_d` are the gradients at the encoder's and decoder's pre-activations.
+        Never computed in training (P is fixed); for checking against finite differences.
+        """
+        if self._cache is _NO_CACHE:
+            raise RuntimeError("true_gradient_of_P needs a forward pass first")
+        if not self.tied:
+            raise ValueError("true_gradient_of_P is defined for the tied autoencoder, where P is used twice")
+        x, z_e, gh_cache, h, z_d, go_cache = self._cache
+        p = self.params
+        d_o = dy if self._go is None else self._go._backward(dy, go_cache, True)
+        scratch = {"alpha": np.empty(self.k, self.dtype), "w": np.empty(self.d_in, self.dtype),
+                   "b": np.empty(self.d_in, self.dtype)}
+        d_h = _prp_backward(d_o, h, z_d, p["alpha_d"], self.decoder_matrix, p["w_d"], scratch)
+        d_s = d_h if self._gh is None else self._gh._backward(d_h, gh_cache, True)
+        encoder = (x * p["alpha_e"]).T @ (d_s * p["w_e"])
+        decoder = ((h * p["alpha_d"]).T @ (d_o * p["w_d"])).T
+        return encoder + decoder
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """The bottleneck code :math:`h` of ``x``."""
+        self._check_input(x)
+        p = self.params
+        s, _ = _prp_forward(x, p["alpha_e"], self.buffers["P"], p["w_e"], p["b_e"])
+        return s if self._gh is None else self._gh._forward(s)[0]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"d_in": self.d_in, "k": self.k, "tied": self.tied, "scheme": self.scheme,
+                "hidden_activation": self.hidden_activation, "output_activation": self.output_activation,
+                "rng": self.seed, **super().get_config()}
