@@ -39,6 +39,7 @@ bench:
 	$(MAKE) install EXTRAS=test,notebooks,torch
 	$(BIN)/python benchmarks/bench_mlp.py --model mlp --json benchmarks/results_mlp.json
 	$(BIN)/python benchmarks/bench_mlp.py --model half --json benchmarks/results_half.json
+	$(BIN)/python benchmarks/bench_mlp.py --model prp --json benchmarks/results_prp.json
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

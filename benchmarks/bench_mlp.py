@@ -85,7 +85,7 @@ except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import rpnumpy
 
-from rpnumpy.layers import Dense, HalfLayer, ReLU, Sequential
+from rpnumpy.layers import PRP, Dense, HalfLayer, ReLU, Sequential
 from rpnumpy.losses import SoftmaxCrossEntropy
 from rpnumpy.optim import Adam
 from rpnumpy.training import evaluate, fit, predict
@@ -371,6 +371,7 @@ def load_data(
 MODELS = {
     "mlp": ("MLP 784-256-10 (ReLU)", 256),
     "half": ("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)", 1024),
+    "prp": ("PRP 784-512-256-10 (Gaussian P, ReLU)", 512),
 }
 
 
@@ -382,6 +383,11 @@ def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, 
     """
     d_in, _, d_out = ARCHITECTURE
     hidden = MODELS[model][1]
+    if model == "prp":
+        net = Sequential(PRP(d_in, 512, rng=seed, dtype=np.float32), ReLU(),
+                         PRP(512, 256, rng=seed + 1, dtype=np.float32), ReLU(),
+                         PRP(256, d_out, rng=seed + 2, dtype=np.float32))
+        return net, Adam(net, lr=LEARNING_RATE)
     if model == "half":
         first = [HalfLayer(d_in, hidden, scheme="normal", rng=seed, dtype=np.float32)]
     else:
@@ -433,6 +439,24 @@ def _torch_half_layer(d_in: int, d_out: int, seed: int) -> Any:
     return TorchHalfLayer()
 
 
+def _torch_prp_layer(d_in: int, d_out: int, seed: int) -> Any:
+    """A PRP layer in PyTorch: P a registered buffer (N(0, 1/d_in), no gradient), alpha, w, b parameters."""
+
+    class TorchPRP(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            gen = torch.Generator().manual_seed(seed)
+            self.register_buffer("P", torch.randn(d_in, d_out, generator=gen) / d_in**0.5)
+            self.alpha = torch.nn.Parameter(torch.ones(d_in))
+            self.w = torch.nn.Parameter(torch.ones(d_out))
+            self.b = torch.nn.Parameter(torch.zeros(d_out))
+
+        def forward(self, x: Any) -> Any:
+            return ((x * self.alpha) @ self.P) * self.w + self.b
+
+    return TorchPRP()
+
+
 def build_torch_model(seed: int = 0, model: str = "mlp") -> tuple[Any, Any]:
     """The same model in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer."""
     if torch is None:
@@ -440,6 +464,11 @@ def build_torch_model(seed: int = 0, model: str = "mlp") -> tuple[Any, Any]:
     d_in, _, d_out = ARCHITECTURE
     hidden = MODELS[model][1]
     torch.manual_seed(seed)
+    if model == "prp":
+        net = torch.nn.Sequential(_torch_prp_layer(d_in, 512, seed), torch.nn.ReLU(),
+                                  _torch_prp_layer(512, 256, seed + 1), torch.nn.ReLU(),
+                                  _torch_prp_layer(256, d_out, seed + 2))
+        return net, torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
     if model == "half":
         first = [_torch_half_layer(d_in, hidden, seed)]
     else:
@@ -803,7 +832,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="random data of MNIST's shapes instead of MNIST (smoke tests)")
     parser.add_argument("--no-torch", action="store_true", help="time rpnumpy alone")
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp",
-                        help="mlp: 784-256-10 MLP (default); half: HalfLayer(784->1024) + Dense(1024->10)")
+                        help="mlp: 784-256-10 MLP (default); half: HalfLayer(784->1024) + Dense(1024->10); "
+                             "prp: PRP 784-512-256-10")
     parser.add_argument("--pause", type=float, default=PAUSE_SECONDS,
                         help=f"seconds to wait before each timed run (default {PAUSE_SECONDS})")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")

@@ -27,10 +27,15 @@ The proof bounds each tail of one pair's ratio
 :math:`\exp(-k(\varepsilon^2/2 - \varepsilon^3/3)/2) \le 1/n^2` and takes a
 union bound over the :math:`n(n-1)/2` pairs: every pair is within
 :math:`(1 \pm \varepsilon)` with probability at least :math:`1/n`, which is all
-the bound *guarantees*. Both steps are loose, and in practice a projection to
-the bound's :math:`k` keeps every pair within :math:`(1 \pm \varepsilon)`
-almost always, while far smaller :math:`k` already keeps most pairs there
-(see :func:`fraction_within`).
+the bound *guarantees*. Both steps are loose: for a Gaussian matrix a pair's
+ratio is exactly :math:`\chi^2_k/k`, which for :math:`n = 100`,
+:math:`\varepsilon = 0.2` and the bound's :math:`k = 1063` leaves the band with
+probability :math:`7.2 \times 10^{-6}`, 28 times below the :math:`2/n^2` the
+proof allows. A projection to the bound's :math:`k` keeps
+every pair within :math:`(1 \pm \varepsilon)` in most trials (for
+:math:`n = 100`, :math:`\varepsilon = 0.2`: about 94 % of seeds for the
+Gaussian, more for the binary and orthogonal kinds), while a far smaller
+:math:`k` already keeps most pairs there (see :func:`fraction_within`).
 
 The families
 ------------
@@ -40,18 +45,19 @@ The library's matrices (:mod:`rpnumpy.random_matrices`) are scaled for layers,
 squared norms in expectation, :math:`E\|xR\|^2 = \|x\|^2`, which needs the
 factor :math:`\sqrt{d/k}` (:func:`jl_scale`, :func:`jl_projection_matrix`):
 
-============================  =========================================  ======================================
-kind                          JL matrix                                  why :math:`E\|xR\|^2 = \|x\|^2`
-============================  =========================================  ======================================
-``gaussian``                  :math:`N(0, 1/k)` entries                  :math:`\sum_j E(x \cdot r_j)^2 = k\,\|x\|^2/k`
-``rademacher`` (binary)       :math:`\pm 1/\sqrt{k}`                     same second moments
-``sparse_ternary``            :math:`\pm\sqrt{3/k}` w.p. 1/6 each, else 0  same second moments (Achlioptas, 2003)
-``gaussian_orthogonal``       columns marginally :math:`N(0, I/k)`       each column is exactly Gaussian
-``orthogonal``, :math:`d\ge k`  :math:`\sqrt{d/k}\,Q`, :math:`Q^\top Q = I`  :math:`\|xQ\|^2` is the squared norm of the
-                                                                         projection onto a uniformly random
-                                                                         :math:`k`-subspace: mean :math:`(k/d)\|x\|^2`
-``orthogonal``, :math:`d<k`   :math:`Q`, :math:`QQ^\top = I`             an isometry: :math:`\|xQ\| = \|x\|` exactly
-============================  =========================================  ======================================
+* ``gaussian``: :math:`N(0, 1/k)` entries, so
+  :math:`E\|xR\|^2 = \sum_{j=1}^k E(x \cdot r_j)^2 = k \cdot \|x\|^2/k`.
+* ``rademacher`` (binary): :math:`\pm 1/\sqrt{k}`, the same second moments.
+* ``sparse_ternary``: :math:`\pm\sqrt{3/k}` with probability 1/6 each, else 0
+  (Achlioptas, 2003): the same second moments, and the same fourth moments.
+* ``gaussian_orthogonal``: columns marginally exactly :math:`N(0, I/k)`,
+  orthogonal to each other.
+* ``orthogonal`` with :math:`d \ge k`: :math:`\sqrt{d/k}\,Q` with
+  :math:`Q^\top Q = I`. :math:`\|xQ\|^2` is the squared norm of the
+  projection of :math:`x` onto a uniformly random :math:`k`-dimensional
+  subspace, whose mean is :math:`(k/d)\|x\|^2`.
+* ``orthogonal`` with :math:`d < k`: :math:`Q` with :math:`QQ^\top = I`, an
+  isometry, :math:`\|xQ\| = \|x\|` exactly.
 
 Dasgupta & Gupta's proof is for the random-subspace projection (the
 ``orthogonal`` kind) and covers i.i.d. Gaussian entries with the same tail
@@ -129,6 +135,10 @@ def _as_real_array(value: Any, name: str) -> np.ndarray:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:  # ragged nested sequences
         raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from exc
+    if array.dtype == object and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in array.ravel().tolist()
+    ):
+        array = array.astype(np.float64)  # Python ints beyond the int64 range
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
@@ -411,7 +421,11 @@ def distortion_ratios(x: np.ndarray, projected: np.ndarray, *, method: str = "gr
 
 
 def _check_eps(eps: Any) -> float:
-    return check_probability(eps, "eps", allow_zero=False, allow_one=False)
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"eps must be a real number, got {eps!r} of type {type(eps).__name__}")
+    if not 0 < eps < 1:  # also refuses NaN
+        raise ValueError(f"eps must lie in the open interval (0, 1), got {eps!r}")
+    return float(eps)
 
 
 def _check_seeds(seeds: Iterable[int]) -> list[int]:

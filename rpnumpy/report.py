@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "RunContext", "chapter", "load_chapters", "run_chapters"]
 
 #: Modules whose import registers chapters, in report order.
-CHAPTER_MODULES = ["rpnumpy.chapters.foundations", "rpnumpy.chapters.half"]
+CHAPTER_MODULES = ["rpnumpy.chapters.foundations", "rpnumpy.chapters.half", "rpnumpy.chapters.prp"]
 
 
 @dataclass

@@ -150,5 +150,15 @@ def test_half_model_runs_in_both_frameworks_with_r_fixed(bench, tiny):
     bench.time_torch_epoch(t_model, t_opt, x_train, y_train, rng=0)
     assert torch.equal(t_model[0].R, r_torch)
     assert _positive(bench.time_torch_inference(t_model, x_test))
-    with pytest.raises(ValueError, match=r"model must be one of \['half', 'mlp'\], got 'cnn'"):
+    with pytest.raises(ValueError, match=r"model must be one of \['half', 'mlp', 'prp'\], got 'cnn'"):
         bench.run_benchmark(*tiny, repeats=1, model="cnn")
+
+
+def test_prp_model_has_the_papers_parameter_count_in_both_frameworks(bench, tiny):
+    model, opt = bench.build_rpnumpy_model(seed=0, model="prp")
+    assert model.n_params == 3108
+    bench.time_rpnumpy_epoch(model, opt, *tiny[:2], rng=0)
+    pytest.importorskip("torch", reason=TORCH_MISSING)
+    t_model, t_opt = bench.build_torch_model(seed=0, model="prp")
+    assert sum(p.numel() for p in t_model.parameters()) == 3108
+    assert _positive(bench.time_torch_epoch(t_model, t_opt, *tiny[:2], rng=0)["seconds"])

@@ -46,7 +46,7 @@ def test_chapter_listing_and_unknown_chapter(capsys):
     assert main(["chapters"]) == 0
     assert "foundations" in capsys.readouterr().out
     assert main(["reproduce", "nope"]) == 2
-    assert "unknown chapter 'nope'; available: foundations" in capsys.readouterr().err
+    assert "unknown chapter 'nope'; available: foundations, half, prp" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs():
@@ -66,3 +66,20 @@ def test_quick_half_chapter(mnist, tmp_path):
     results = json.loads((out / "results_half.json").read_text())
     assert results["quick"] is True and set(results["summary"]["rnd-256-N"]) == {"mnist", "fashion-mnist"}
     assert (out / "figures" / "half_width_sweep.png").exists()
+
+
+@pytest.mark.data
+def test_quick_prp_chapter(mnist, tmp_path):
+    import json
+
+    out = tmp_path / "prp"
+    assert main(["reproduce", "prp", "--quick", "--no-progress", "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "| `prp-gaussian` | 3,108 | 535,040 |" in text and "| `dense` | 535,818 | 0 |" in text
+    assert "Parameter reduction of the all-PRP MLP: **172x**" in text
+    assert "rpnumpy's own figure" in text and "### Autoencoders on MNIST" in text
+    results = json.loads((out / "results_prp.json").read_text())
+    assert set(results["lrs"]) == {"dense", "prp", "lowrank"}
+    assert results["summary"]["jl"]["bound_k"] == 1063
+    for name in ("prp_lr_range", "prp_autoencoders", "prp_jl_mnist"):
+        assert (out / "figures" / f"{name}.png").exists()
