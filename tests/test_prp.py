@@ -198,3 +198,26 @@ def test_storage_report_seed_against_stored_matrix():
 def test_validation(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+@pytest.mark.data
+def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
+    """Seed 0 of the README's all-PRP MLP (Gaussian P, the README's range-test rate) against its published mean."""
+    import re
+    from pathlib import Path
+
+    from rpnumpy.chapters.prp import EPOCHS, prp_mlp
+    from rpnumpy.training import evaluate
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lr = float(re.search(r"PRP \*\*([\d.e-]+)\*\*", readme).group(1))
+    published = re.search(r"\| `prp-gaussian` \| 3,108 \| 535,040 \| (\d+\.\d+) ± (\d+\.\d+)", readme)
+    assert published, "README.md must publish the all-PRP MLP's MNIST accuracy"
+    mean, std = float(published.group(1)), float(published.group(2))
+    x_train, y_train, x_test, y_test = mnist
+    model = prp_mlp(0)
+    fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=Adam(model, lr=lr), epochs=EPOCHS,
+        rng=0, progress=False)
+    accuracy = 100 * evaluate(model, x_test, y_test)["accuracy"]
+    assert accuracy > 90.0
+    assert abs(accuracy - mean) <= 3 * std + 0.2
