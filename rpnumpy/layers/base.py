@@ -127,6 +127,9 @@ class Layer:
 
     def _check_input(self, x: np.ndarray) -> None:
         check_float_array(x, "x", ndim=self.input_ndim, dtype=self.dtype)
+        d_in = getattr(self, "d_in", None)  # layers with a fixed input width declare it as d_in
+        if d_in is not None and x.ndim == 2 and x.shape[1] != d_in:
+            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={d_in}")
 
     # -- bookkeeping --------------------------------------------------------
     def _add_param(self, name: str, value: np.ndarray) -> None:

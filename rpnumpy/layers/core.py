@@ -65,11 +65,6 @@ class Dense(Layer):
         self._add_param("W", w.astype(self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
-    def _check_input(self, x: np.ndarray) -> None:
-        super()._check_input(x)
-        if x.shape[1] != self.d_in:
-            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
-
     def _forward(self, x):
         y = x @ self.params["W"]
         y += self.params["b"]

@@ -227,11 +227,6 @@ class HalfLayer(Layer):
     def rebuildable_buffers(self) -> set[str]:
         return set() if self.scheme == "template" else {"R"}
 
-    def _check_input(self, x: np.ndarray) -> None:
-        super()._check_input(x)
-        if x.shape[1] != self.d_in:
-            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
-
     def _forward(self, x):
         a = x @ self.buffers["R"]
         s = a * self.params["u"]

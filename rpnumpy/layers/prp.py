@@ -123,11 +123,6 @@ class PRP(Layer):
         self._add_param("w", np.ones(self.d_out, dtype=self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
-    def _check_input(self, x: np.ndarray) -> None:
-        super()._check_input(x)
-        if x.shape[1] != self.d_in:
-            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
-
     def _forward(self, x):
         p = self.params
         y, z = _prp_forward(x, p["alpha"], self.buffers["P"], p["w"], p["b"])
@@ -202,11 +197,6 @@ class LowRank(Layer):
     def rank_for_budget(d_in: int, d_out: int, budget: int) -> int:
         """The largest rank r >= 1 with r(d_in + d_out) + d_out <= budget (1 if even rank 1 exceeds it)."""
         return max(1, (budget - d_out) // (d_in + d_out))
-
-    def _check_input(self, x: np.ndarray) -> None:
-        super()._check_input(x)
-        if x.shape[1] != self.d_in:
-            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
 
     def _forward(self, x):
         h = x @ self.params["U"]
@@ -314,11 +304,6 @@ class PRPAutoencoder(Layer):
     def decoder_matrix(self) -> np.ndarray:
         """:math:`P_{dec}` of shape (k, d): ``P.T`` (a view of the encoder's buffer) when tied."""
         return self.buffers["P"].T if self.tied else self.buffers["P_dec"]
-
-    def _check_input(self, x: np.ndarray) -> None:
-        super()._check_input(x)
-        if x.shape[1] != self.d_in:
-            raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={self.d_in}")
 
     def _forward(self, x):
         p = self.params
