@@ -35,3 +35,27 @@ def mnist():
     from rpnumpy.datasets import load_mnist
 
     return load_mnist(download=False)
+
+
+def check_backward_contract(layer, x: np.ndarray, rng: np.random.Generator) -> None:
+    """The contract every layer keeps, asserted for one input.
+
+    ``backward`` overwrites (calling it twice gives the same ``grads``), writes into the same
+    arrays every time (optimizers hold references to them), keys ``grads`` like ``params``, and
+    with ``input_grad=False`` returns None while leaving the parameter gradients exactly as they were.
+    """
+    assert layer.params.keys() == layer.grads.keys()
+    arrays = dict(layer.grads)
+    dy = rng.standard_normal(layer.forward(x).shape).astype(x.dtype)
+    dx1 = layer.backward(dy)
+    first = {k: g.copy() for k, g in layer.grads.items()}
+    dx2 = layer.backward(dy)
+    np.testing.assert_array_equal(dx1, dx2)
+    assert dx1.shape == x.shape
+    for key, g in layer.grads.items():
+        np.testing.assert_array_equal(g, first[key])  # overwritten, not accumulated
+        assert g is arrays[key]  # the same array: optimizers hold references
+    assert layer.backward(dy, input_grad=False) is None
+    for key, g in layer.grads.items():
+        np.testing.assert_array_equal(g, first[key])
+        assert g is arrays[key]

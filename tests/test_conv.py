@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL
+from conftest import GRADCHECK_TOL, check_backward_contract
 
 from rpnumpy.chapters.foundations import away_from_zero
 from rpnumpy.gradcheck import check_gradients
@@ -315,22 +315,7 @@ def test_float32_agrees_with_float64(rng):
     ids=["Conv2D", "MaxPool2D", "CNN"],
 )
 def test_backward_overwrites_and_keeps_gradient_arrays(build, shape, rng):
-    layer = build()
-    arrays = {k: g for k, g in layer.grads.items()}
-    x = rng.standard_normal(shape)
-    dy = rng.standard_normal(layer.forward(x).shape)
-    dx1 = layer.backward(dy)
-    first = {k: g.copy() for k, g in layer.grads.items()}
-    dx2 = layer.backward(dy)
-    np.testing.assert_array_equal(dx1, dx2)
-    for key, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[key])  # overwritten, not accumulated
-        assert g is arrays[key]  # the same array: optimizers hold references
-    # Without the input gradient: None, and exactly the same parameter gradients.
-    assert layer.backward(dy, input_grad=False) is None
-    for key, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[key])
-        assert g is arrays[key]
+    check_backward_contract(build(), rng.standard_normal(shape), rng)
 
 
 def test_conv_inside_sequential_on_mnist_shaped_rows(rng):

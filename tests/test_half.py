@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL
+from conftest import GRADCHECK_TOL, check_backward_contract
 
 from rpnumpy.gradcheck import check_gradients, numerical_gradient, relative_error
 from rpnumpy.io import load_model, model_file_size, save_model
@@ -238,3 +238,8 @@ def test_half_layer_as_a_later_layer_and_stacked(rng):
     report = check_gradients(model, x, rng=0)
     assert report.max_relative_error < GRADCHECK_TOL, str(report)
     assert report.buffers == ["2.R", "3.R"]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_backward_contract(scheme, rng):
+    check_backward_contract(make_half(scheme), rng.standard_normal((4, 16)), rng)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL
+from conftest import GRADCHECK_TOL, check_backward_contract
 
 from rpnumpy.chapters.foundations import away_from_zero
 from rpnumpy.gradcheck import check_gradients
@@ -68,18 +68,7 @@ def test_dtype_is_preserved(name, build, shape, dtype, rng):
 
 @pytest.mark.parametrize(("name", "build", "shape"), CASES, ids=IDS)
 def test_backward_overwrites_and_keeps_gradient_arrays(name, build, shape, rng):
-    layer = build(np.float64)
-    arrays = {k: id(g) for k, g in layer.grads.items()}
-    x = rng.standard_normal(shape)
-    dy = rng.standard_normal(layer.forward(x).shape)
-    dx1 = layer.backward(dy)
-    first = {k: g.copy() for k, g in layer.grads.items()}
-    dx2 = layer.backward(dy)
-    np.testing.assert_array_equal(dx1, dx2)
-    for key, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[key])  # overwritten, not accumulated
-        assert id(g) == arrays[key]  # same array: optimizers may hold references
-    assert layer.params.keys() == layer.grads.keys()
+    check_backward_contract(build(np.float64), rng.standard_normal(shape), rng)
 
 
 def test_dense_forward_and_gradients_by_formula(rng):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL
+from conftest import GRADCHECK_TOL, check_backward_contract
 
 from rpnumpy.gradcheck import check_gradients, numerical_gradient, relative_error
 from rpnumpy.io import load_model, save_model
@@ -221,3 +221,17 @@ def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
     accuracy = 100 * evaluate(model, x_test, y_test)["accuracy"]
     assert accuracy > 90.0
     assert abs(accuracy - mean) <= 3 * std + 0.2
+
+
+@pytest.mark.parametrize(
+    ("build", "d_in"),
+    [
+        (lambda: PRP(6, 4, scheme="orthogonal", rng=0), 6),
+        (lambda: LowRank(6, 4, 2, rng=0), 6),
+        (lambda: PRPAutoencoder(8, 3, hidden_activation="tanh", rng=0), 8),
+        (lambda: PRPAutoencoder(8, 3, tied=False, rng=0), 8),
+    ],
+    ids=["PRP", "LowRank", "tied-autoencoder", "untied-autoencoder"],
+)
+def test_backward_contract(build, d_in, rng):
+    check_backward_contract(build(), rng.standard_normal((5, d_in)), rng)
