@@ -4,8 +4,10 @@ from .activations import ACTIVATIONS, GELU, Cos, ReLU, Sigmoid, Sin, Tanh
 from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
 from .conv import Conv2D, MaxPool2D
 from .core import Dense, Flatten, Reshape
+from .eugen import EUGEN_DRAWS, EUGen
 from .half import HALF_SCHEMES, HalfLayer, template_matrix, true_gradient_of_R
 from .prp import PRP, PRP_SCHEMES, LowRank, PRPAutoencoder
+from .snnk import SNNK
 
 __all__ = [
     "ACTIVATIONS",
@@ -13,6 +15,8 @@ __all__ = [
     "Conv2D",
     "Cos",
     "Dense",
+    "EUGEN_DRAWS",
+    "EUGen",
     "Flatten",
     "GELU",
     "HALF_SCHEMES",
@@ -24,6 +28,7 @@ __all__ = [
     "PRP_SCHEMES",
     "MaxPool2D",
     "ReLU",
+    "SNNK",
     "Reshape",
     "Sequential",
     "Sigmoid",

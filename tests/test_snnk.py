@@ -1,0 +1,225 @@
+"""The SNNK layer: gradients (every tower, dx included), the contract, from_dense, saving, dtypes, seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import GRADCHECK_TOL, check_backward_contract
+
+from rpnumpy.features import FEATURE_MAPS, RandomFeatureMap, arc_cosine_kernel
+from rpnumpy.gradcheck import check_gradients
+from rpnumpy.io import load_model, save_model
+from rpnumpy.layers import Dense, Sequential
+from rpnumpy.layers.snnk import SNNK
+from rpnumpy.losses import MeanSquaredError
+from rpnumpy.optim import Adam
+from rpnumpy.training import fit
+
+Z_MARGIN = 5.0  # standard errors
+
+
+def _small_inputs(rng, n, d, norm=0.5, dtype=np.float64):
+    """Rows of norm about ``norm``: the URF towers carry e^{‖x‖²/2}, so the tests stay in their good regime."""
+    x = rng.standard_normal((n, d))
+    return (x * (norm / np.linalg.norm(x, axis=1, keepdims=True))).astype(dtype)
+
+
+def _randomize(layer, rng):
+    """Move V and b off their start so that every term of the backward pass matters."""
+    for value in layer.params.values():
+        value[...] = rng.standard_normal(value.shape)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("draws", ["iid", "orthogonal"])
+@pytest.mark.parametrize("activation", FEATURE_MAPS)
+def test_gradcheck_every_tower(activation, draws, bias, rng):
+    M = 0.0 if activation == "relu" else 0.2  # a non-zero M exercises the ‖g‖² terms
+    layer = SNNK(4, 3, 6, activation=activation, M=M, draws=draws, bias=bias, rng=1)
+    _randomize(layer, rng)
+    report = check_gradients(layer, _small_inputs(rng, 5, 4), rng=0)
+    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert {row.name for row in report.rows} == ({"V", "b", "x"} if bias else {"V", "x"})
+    assert report.buffers == (["G", "xi"] if activation == "gaussian" else ["G"])
+
+
+def test_gradcheck_clipped_relu(rng):
+    layer = SNNK(4, 3, 8, activation="relu", kappa=-0.3, rng=2)
+    _randomize(layer, rng)
+    report = check_gradients(layer, _small_inputs(rng, 5, 4), rng=0)
+    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+
+
+@pytest.mark.parametrize("activation", FEATURE_MAPS)
+def test_backward_contract(activation, rng):
+    layer = SNNK(5, 3, 7, activation=activation, rng=0)
+    check_backward_contract(layer, _small_inputs(rng, 4, 5), rng)
+
+
+@pytest.mark.parametrize("activation", FEATURE_MAPS)
+def test_forward_is_features_times_v_plus_b(activation, rng):
+    layer = SNNK(5, 3, 7, activation=activation, draws="orthogonal", rng=4)
+    _randomize(layer, rng)
+    x = _small_inputs(rng, 4, 5)
+    expected = layer.feature_map.input_features(x) @ layer.params["V"] + layer.params["b"]
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
+    assert layer.params["V"].shape == (layer.n_features, 3)
+    assert layer.n_params == layer.n_features * 3 + 3
+    assert layer.buffers["G"] is layer.feature_map.G
+
+
+def test_trig_input_gradient_matches_the_digest_formula(rng):
+    """dX = c·dΘ G + diag(Σ_k dH_ik H_ik) X, written out from the digest's §1.5 for the cos tower."""
+    layer = SNNK(4, 3, 6, activation="cos", M=0.3, rng=3)
+    _randomize(layer, rng)
+    x, dy = _small_inputs(rng, 5, 4), rng.standard_normal((5, 3))
+    layer.forward(x)
+    dx = layer.backward(dy)
+    g, m, c = layer.buffers["G"], 6, math.sqrt(1 + 4 * 0.3)
+    theta = c * x @ g
+    h = np.exp(4 / 4 * math.log(1 + 4 * 0.3) - 0.5 * math.log(m) - 0.3 * (g**2).sum(0) + 0.5 * (x**2).sum(1)[:, None])
+    d_features = dy @ layer.params["V"].T
+    d_cos, d_sin = d_features[:, :m], d_features[:, m:]
+    d_theta = h * (-d_cos * np.sin(theta) + d_sin * np.cos(theta))
+    d_h = d_cos * np.cos(theta) + d_sin * np.sin(theta)
+    expected = c * d_theta @ g.T + (d_h * h).sum(1)[:, None] * x
+    np.testing.assert_allclose(dx, expected, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- from_dense
+def _small_dense(rng, d_in, d_out, norm):
+    dense = Dense(d_in, d_out, rng=0)
+    dense.params["W"][...] = _small_inputs(rng, d_out, d_in, norm).T  # columns (the w_j) of norm `norm`
+    dense.params["b"][...] = rng.uniform(-1, 1, d_out)
+    return dense
+
+
+@pytest.mark.parametrize("activation", ["cos", "sin", "exp", "gaussian"])
+def test_from_dense_reproduces_the_dense_layer_on_average(activation, rng):
+    d_in, d_out, m, n_seeds = 4, 3, 64, 200
+    dense = _small_dense(rng, d_in, d_out, 0.5)
+    x = _small_inputs(rng, 5, d_in, 0.5)
+    outputs = np.stack([SNNK.from_dense(dense, m, activation=activation, rng=s).forward(x) for s in range(n_seeds)])
+    fmap = RandomFeatureMap(activation, d_in, m, rng=0)
+    w, b = dense.params["W"].T.copy(), dense.params["b"]
+    target = fmap.target(x, w, b)
+    np.testing.assert_allclose(target, {"cos": np.cos, "sin": np.sin, "exp": np.exp,
+                                        "gaussian": lambda z: np.exp(-z**2 / 2)}[activation](dense.forward(x)))
+    standard_error = np.sqrt(fmap.predicted_variance(x, w, b) / n_seeds)
+    error = np.abs(outputs.mean(axis=0) - target)
+    assert np.all(error < Z_MARGIN * standard_error), (error / standard_error).max()
+
+
+def test_from_dense_relu_gives_the_arc_cosine_layer_not_relu(rng):
+    d_in, d_out, m, n_seeds = 4, 3, 64, 200
+    dense = _small_dense(rng, d_in, d_out, 0.8)
+    x = _small_inputs(rng, 5, d_in, 0.8)
+    outputs = np.stack([SNNK.from_dense(dense, m, activation="relu", rng=s).forward(x) for s in range(n_seeds)])
+    w = dense.params["W"].T.copy()
+    kernel = arc_cosine_kernel(x, w)
+    standard_error = np.sqrt(RandomFeatureMap("relu", d_in, m, rng=0).predicted_variance(x, w) / n_seeds)
+    assert np.all(np.abs(outputs.mean(axis=0) - kernel) < Z_MARGIN * standard_error)
+    relu_of_dense = np.maximum(dense.forward(x), 0)
+    assert np.abs(kernel - relu_of_dense).max() > 20 * standard_error.max()  # a different function
+
+
+def test_from_dense_copies_dtype_and_zeroes_the_bias(rng):
+    dense = Dense(6, 2, rng=1, dtype=np.float32)
+    layer = SNNK.from_dense(dense, 8, activation="cos", draws="orthogonal", rng=3)
+    assert layer.dtype == np.float32 and layer.params["V"].dtype == np.float32
+    assert np.all(layer.params["b"] == 0)
+    expected = layer.feature_map.weight_features(dense.params["W"].T.copy(), dense.params["b"]).T
+    np.testing.assert_array_equal(layer.params["V"], expected)
+    with pytest.raises(TypeError, match="dense must be a rpnumpy Dense layer, got SNNK"):
+        SNNK.from_dense(layer, 8, activation="cos")
+    with pytest.raises(TypeError, match="from_dense takes the dtype of the dense layer"):
+        SNNK.from_dense(dense, 8, activation="cos", dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- default initialisation
+def test_default_v_is_the_tower_of_a_lecun_dense_layer(rng):
+    """The documented start V = Ψ(W₀)ᵀ with W₀ ~ N(0, 1/d_in), checked through relu's V.
+
+    Given G, V_kj = max(g_kᵀw_j, 0)/√m with w_j ~ N(0, I/d_in), so E[V_kj² | G] = ‖g_k‖²/(2 d_in m).
+    """
+    d_in, d_out, m = 50, 400, 30
+    layer = SNNK(d_in, d_out, m, activation="relu", rng=5)
+    squares = layer.params["V"] ** 2
+    expected = (layer.buffers["G"] ** 2).sum(axis=0) / (2 * d_in * m)
+    standard_error = squares.std(axis=1, ddof=1) / math.sqrt(d_out)
+    assert np.all(np.abs(squares.mean(axis=1) - expected) < Z_MARGIN * standard_error)
+    assert np.all(layer.params["b"] == 0)
+
+
+# --------------------------------------------------------------------------- training, saving, dtypes, seeds
+def test_training_v_fits_a_teacher(rng):
+    x = _small_inputs(rng, 400, 5, 0.7)
+    teacher = _small_dense(rng, 5, 2, 1.0)
+    y = np.sin(teacher.forward(x))
+    model = SNNK(5, 2, 64, activation="cos", rng=0)
+    loss = MeanSquaredError()
+    before = loss.forward(model.forward(x), y)
+    fit(model, x, y, loss=loss, optimizer=Adam(model, lr=0.01), epochs=40, batch_size=40, rng=0, progress=False)
+    after = loss.forward(model.forward(x), y)
+    assert after < 0.05 * before, (before, after)
+
+
+@pytest.mark.parametrize("activation", ["gaussian", "relu"])
+def test_save_load_round_trip(activation, tmp_path, rng):
+    model = Sequential(SNNK(6, 4, 10, activation=activation, draws="orthogonal", M=0.0, rng=7), Dense(4, 2, rng=1))
+    _randomize(model[0], rng)
+    x = _small_inputs(rng, 3, 6)
+    path = save_model(model, tmp_path / "snnk.npz")
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+    for key, value in model.buffers.items():
+        np.testing.assert_array_equal(loaded.buffers[key], value)
+    stored = np.load(path)
+    assert not any(name.startswith("buffer/") for name in stored.files)  # G and xi come back from the seed
+    save_model(model, tmp_path / "with_buffers.npz", store_buffers=True)
+    np.testing.assert_array_equal(load_model(tmp_path / "with_buffers.npz").forward(x), model.forward(x))
+
+
+@pytest.mark.parametrize("activation", FEATURE_MAPS)
+def test_float32_stays_float32(activation, rng):
+    layer = SNNK(6, 3, 8, activation=activation, rng=2, dtype=np.float32)
+    x = _small_inputs(rng, 4, 6, dtype=np.float32)
+    y = layer.forward(x)
+    dx = layer.backward(rng.standard_normal(y.shape).astype(np.float32))
+    assert y.dtype == dx.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in layer.grads.values())
+    assert all(v.dtype == np.float32 for v in layer.buffers.values())
+    wide = layer.astype(np.float64)
+    np.testing.assert_array_equal(wide.buffers["G"].astype(np.float32), layer.buffers["G"])
+    np.testing.assert_allclose(wide.forward(x.astype(np.float64)), y, rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="x has dtype float64 but float32 was expected"):
+        layer.forward(x.astype(np.float64))
+
+
+def test_config_and_seed_determinism(rng):
+    layer = SNNK(5, 3, 9, activation="gaussian", M=0.1, draws="orthogonal", bias=False, rng=11)
+    config = layer.get_config()
+    assert config == {"d_in": 5, "d_out": 3, "m": 9, "activation": "gaussian", "M": 0.1, "draws": "orthogonal",
+                      "kappa": 0.0, "bias": False, "rng": 11, "dtype": "float64"}
+    twin = SNNK.from_config(config)
+    x = _small_inputs(rng, 4, 5)
+    np.testing.assert_array_equal(twin.forward(x), layer.forward(x))  # same G, xi and initial V
+    other = SNNK(5, 3, 9, activation="gaussian", M=0.1, draws="orthogonal", bias=False, rng=12)
+    assert not np.array_equal(other.buffers["G"], layer.buffers["G"])
+    from_generator = SNNK(5, 3, 9, rng=np.random.default_rng(3))
+    assert from_generator.seed == SNNK(5, 3, 9, rng=np.random.default_rng(3)).seed
+
+
+def test_validation_errors(rng):
+    with pytest.raises(ValueError, match=r"activation must be one of \['cos', 'sin', 'exp', 'gaussian', 'relu'\]"):
+        SNNK(3, 2, 4, activation="gelu")
+    with pytest.raises(ValueError, match="m must be a positive int, got 0"):
+        SNNK(3, 2, 0)
+    with pytest.raises(TypeError, match="bias must be a bool, got 1"):
+        SNNK(3, 2, 4, bias=1)
+    with pytest.raises(ValueError, match="relu needs M=0"):
+        SNNK(3, 2, 4, M=0.5)
+    with pytest.raises(ValueError, match="x has 4 features but the layer expects d_in=3"):
+        SNNK(3, 2, 4, rng=0).forward(np.zeros((2, 4)))
