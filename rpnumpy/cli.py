@@ -1,7 +1,9 @@
-"""Command line: ``python -m rpnumpy [demo|reproduce NAME|chapters]``.
+"""Command line: ``python -m rpnumpy [demo|reproduce NAME|chapters|gradcheck]``.
 
 ``demo`` (the default, behind ``make demo``) runs every chapter of the report;
-``reproduce NAME`` runs one chapter; ``chapters`` lists them.
+``reproduce NAME`` runs one chapter; ``chapters`` lists them; ``gradcheck``
+writes a gradient-check exchange file for every registered layer case, or
+compares files produced elsewhere with ``--compare`` (see :mod:`rpnumpy.exchange`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,74 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("name", help="chapter name (see 'chapters')")
     _common(reproduce)
     sub.add_parser("chapters", help="list the chapters")
+    _gradcheck_parser(sub)
     return parser
+
+
+def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
+    from .exchange import DEFAULT_TOLERANCE
+
+    gradcheck = sub.add_parser(
+        "gradcheck",
+        help="write gradient-check exchange files (.npz) for every layer case, or compare files made elsewhere",
+        description="Without --compare: write one exchange file per registered layer case into --out and check "
+        "each against central differences. With --compare: recompute the given file(s) with rpnumpy and print "
+        "a relative-error table per array; the exit status is 1 if any array differs by more than --tolerance. "
+        "The file format is documented in rpnumpy.exchange.",
+    )
+    gradcheck.add_argument("--out", type=Path, default=Path("reports") / "gradcheck",
+                           help="folder for the files (default: reports/gradcheck)")
+    gradcheck.add_argument("--seed", type=int, default=0, help="base random seed of the cases (default 0)")
+    gradcheck.add_argument("--case", action="append", dest="cases", metavar="NAME",
+                           help="only this case (repeatable; see --list)")
+    gradcheck.add_argument("--list", action="store_true", help="list the registered cases and exit")
+    gradcheck.add_argument("--compare", type=Path, metavar="FILE_OR_DIR",
+                           help="compare an exchange file, or every .npz file of a folder, with rpnumpy")
+    gradcheck.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                           help=f"largest accepted relative error per array (default {DEFAULT_TOLERANCE:g})")
+
+
+def _run_gradcheck(args: argparse.Namespace) -> int:
+    """The ``gradcheck`` command: 0 if everything agrees, 1 on a mismatch, 2 on unusable input."""
+    from .exchange import ExchangeFileError, compare_path, write_registered_cases
+    from .gradcheck import PASS_THRESHOLD
+    from .layer_cases import LAYER_CASES, check_case_gradients, get_case, registry_summary
+
+    if args.list:
+        for case in LAYER_CASES:
+            print(f"{case.name:<62} {case.description}")
+        print(registry_summary())
+        return 0
+    if args.compare is not None:
+        try:
+            results = compare_path(args.compare, tolerance=args.tolerance)
+        except (FileNotFoundError, ExchangeFileError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for result in results:
+            print(result, end="\n\n")
+        failed = [r.name for r in results if not r.passed]
+        print(f"{len(results) - len(failed)} of {len(results)} files agree with rpnumpy (tolerance {args.tolerance:g})"
+              + (f"; mismatches: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
+    try:
+        written = write_registered_cases(args.out, seed=args.seed, names=args.cases)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The files are only worth sharing if rpnumpy's own gradients are right: check each by central differences.
+    failures = 0
+    print(f"{'case':<62} {'central-difference check':>26}  file")
+    for name, path in written:
+        case = get_case(name)
+        layer, x, _ = case.sample(args.seed)
+        report = check_case_gradients(case, layer, x, rng=args.seed)
+        failures += not report.passed()
+        verdict = "pass" if report.passed() else "FAIL"
+        print(f"{name:<62} {report.max_relative_error:>19.1e} {verdict:>6}  {path}")
+    print(f"{len(written)} exchange files written to {args.out} (format: rpnumpy.exchange); "
+          f"{failures} central-difference checks above {PASS_THRESHOLD:g}")
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["demo", *argv]
     args = build_parser().parse_args(argv)
+    if args.command == "gradcheck":
+        return _run_gradcheck(args)
     registry = load_chapters()
     if args.command == "chapters":
         for name, item in registry.items():

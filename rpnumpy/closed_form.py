@@ -82,7 +82,8 @@ class RidgeAccumulator:
             raise TypeError(f"fit_intercept must be a bool, got {type(fit_intercept).__name__}")
         self.fit_intercept = bool(fit_intercept)
         size = self.n_features + int(self.fit_intercept)
-        self.gram = np.zeros((size, size))
+        self._lower = np.zeros((self.n_features, self.n_features), order="F")  # lower triangle of Z^T Z
+        self._borders = np.zeros((size, size))  # the intercept row and column
         self.moment = np.zeros((size, self.n_targets))
         self.n_samples = 0
 
@@ -107,15 +108,26 @@ class RidgeAccumulator:
         Z = Z.astype(np.float64, copy=False)
         Y = Y.astype(np.float64, copy=False)
         D = self.n_features
-        self.gram[:D, :D] += Z.T @ Z
+        # Z^T Z is symmetric: BLAS syrk computes one triangle, half the flops of a general product.
+        # Only the lower triangle of _lower is valid; `gram` mirrors it when read.
+        self._lower = scipy.linalg.blas.dsyrk(1.0, Z.T, beta=1.0, c=self._lower, lower=1, overwrite_c=1)
         self.moment[:D] += Z.T @ Y
         if self.fit_intercept:
             column_sums = Z.sum(axis=0)
-            self.gram[:D, D] += column_sums
-            self.gram[D, :D] += column_sums
-            self.gram[D, D] += Z.shape[0]
+            self._borders[:D, D] += column_sums
+            self._borders[D, :D] += column_sums
+            self._borders[D, D] += Z.shape[0]
             self.moment[D] += Y.sum(axis=0)
         self.n_samples += Z.shape[0]
+
+    @property
+    def gram(self) -> np.ndarray:
+        r""":math:`\tilde Z^\top \tilde Z` so far, as a new symmetric array."""
+        D = self.n_features
+        gram = self._borders.copy()
+        lower = np.tril(self._lower)
+        gram[:D, :D] += lower + np.tril(lower, -1).T
+        return gram
 
     def solve(self, l2: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         r"""The ridge solution for the data accumulated so far.
@@ -135,7 +147,7 @@ class RidgeAccumulator:
         if self.n_samples == 0:
             raise ValueError("no data accumulated yet: call update(Z, Y) before solve()")
         D = self.n_features
-        system = self.gram.copy()
+        system = self.gram
         system[np.arange(D), np.arange(D)] += l2
         try:
             factor = scipy.linalg.cho_factor(system, lower=True, check_finite=False)
@@ -159,7 +171,7 @@ def ridge_l2_from_trace(acc: RidgeAccumulator, relative: float) -> float:
     """
     relative = check_positive_float(relative, "relative", allow_zero=True)
     D = acc.n_features
-    return relative * float(np.trace(acc.gram[:D, :D])) / D
+    return relative * float(np.trace(acc._lower)) / D
 
 
 def fit_ridge(

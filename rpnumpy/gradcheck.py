@@ -286,7 +286,7 @@ def check_gradients(
         _require_float64(dy, "dy")
         if dy.shape != y.shape:
             raise ValueError(f"dy must have the output's shape {y.shape}, got {dy.shape}")
-    dx = layer.backward(dy)
+    dx = layer.backward(dy, input_grad=check_input)
     analytic = {key: np.array(g, copy=True) for key, g in layer.grads.items()}
     if check_input:
         analytic_dx = np.array(dx, copy=True)
@@ -316,7 +316,7 @@ def check_gradients(
         )
     # Leave the layer's cache and grads as the analytic pass left them.
     layer.forward(x)
-    layer.backward(dy)
+    layer.backward(dy, input_grad=check_input)
     return report
 
 

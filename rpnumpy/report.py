@@ -23,7 +23,13 @@ from typing import Any
 __all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "RunContext", "chapter", "load_chapters", "run_chapters"]
 
 #: Modules whose import registers chapters, in report order.
-CHAPTER_MODULES = ["rpnumpy.chapters.foundations", "rpnumpy.chapters.half", "rpnumpy.chapters.prp"]
+CHAPTER_MODULES = [
+    "rpnumpy.chapters.foundations",
+    "rpnumpy.chapters.half",
+    "rpnumpy.chapters.prp",
+    "rpnumpy.chapters.snnk",
+    "rpnumpy.chapters.eugen",
+]
 
 
 @dataclass
@@ -48,9 +54,21 @@ def chapter(name: str, title: str) -> Callable[[Callable[[RunContext], None]], C
 
 
 def load_chapters() -> dict[str, Chapter]:
-    """Import every module in :data:`CHAPTER_MODULES` and return the registry."""
+    """Import every module in :data:`CHAPTER_MODULES` and return the registry, in report order.
+
+    The order is that of :data:`CHAPTER_MODULES` (then registration order), whatever order
+    the modules happened to be imported in before.
+    """
     for module in CHAPTER_MODULES:
         importlib.import_module(module)
+
+    def position(item: tuple[str, Chapter]) -> int:
+        module = item[1].run.__module__
+        return CHAPTER_MODULES.index(module) if module in CHAPTER_MODULES else len(CHAPTER_MODULES)
+
+    ordered = sorted(CHAPTERS.items(), key=position)  # stable: ties keep registration order
+    CHAPTERS.clear()
+    CHAPTERS.update(ordered)
     return CHAPTERS
 
 

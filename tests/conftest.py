@@ -59,3 +59,22 @@ def check_backward_contract(layer, x: np.ndarray, rng: np.random.Generator) -> N
     for key, g in layer.grads.items():
         np.testing.assert_array_equal(g, first[key])
         assert g is arrays[key]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After a run that included the layer contract suite, say how many layers and cases it covered."""
+    outcomes = {"passed": 0, "failed": 0}
+    for outcome in outcomes:
+        outcomes[outcome] = sum(
+            1 for report in terminalreporter.stats.get(outcome, [])
+            if getattr(report, "when", "call") == "call" and "test_layer_contract.py" in report.nodeid
+        )
+    if not any(outcomes.values()):
+        return
+    from rpnumpy.layer_cases import registry_summary
+
+    terminalreporter.write_sep("-", "layer contract")
+    terminalreporter.write_line(
+        f"layer contract: {registry_summary()} (rpnumpy.layer_cases); "
+        f"{outcomes['passed']} checks passed, {outcomes['failed']} failed"
+    )

@@ -46,7 +46,7 @@ def test_chapter_listing_and_unknown_chapter(capsys):
     assert main(["chapters"]) == 0
     assert "foundations" in capsys.readouterr().out
     assert main(["reproduce", "nope"]) == 2
-    assert "unknown chapter 'nope'; available: foundations, half, prp" in capsys.readouterr().err
+    assert "unknown chapter 'nope'; available: foundations, half, prp, snnk, eugen" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs():
