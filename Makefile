@@ -35,11 +35,11 @@ lint: $(STAMP)
 test: lint
 	RPNUMPY_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
 
+# make bench: every model against PyTorch (one process each), matmul peak, memory, model files, SRHT crossover;
+# writes benchmarks/RESULTS.md and benchmarks/results_suite.json (about 10 minutes on 2 quiet cores).
 bench:
 	$(MAKE) install EXTRAS=test,notebooks,torch
-	$(BIN)/python benchmarks/bench_mlp.py --model mlp --json benchmarks/results_mlp.json
-	$(BIN)/python benchmarks/bench_mlp.py --model half --json benchmarks/results_half.json
-	$(BIN)/python benchmarks/bench_mlp.py --model prp --json benchmarks/results_prp.json
+	$(BIN)/python benchmarks/bench_suite.py --out benchmarks/RESULTS.md --json benchmarks/results_suite.json
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

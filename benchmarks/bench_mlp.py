@@ -75,7 +75,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -94,6 +94,16 @@ try:
     import torch
 except ImportError:
     torch = None
+
+# SNNK and EUGen are timed when the library has them.
+try:
+    from rpnumpy.layers.snnk import SNNK
+except ImportError:
+    SNNK = None
+try:
+    from rpnumpy.layers.eugen import EUGen
+except ImportError:
+    EUGen = None
 
 __all__ = [
     "ARCHITECTURE",
@@ -369,34 +379,107 @@ def load_data(
 
 #: PRP's rate, from the learning-rate range test of the PRP chapter (the MLP rate leaves it under 90%).
 PRP_LEARNING_RATE = 0.04
+#: Random directions of the SNNK model's ReLU tower (D = m features) and of each EUGen order.
+SNNK_M = 256
+EUGEN_M = 256
+EUGEN_ORDER = 2
 
-#: The models this script can time, by ``--model`` name: a description and the hidden width.
+
+class ModelSpec(NamedTuple):
+    """A benchmarked model: what it is, and the Adam learning rate both frameworks train it with."""
+
+    description: str
+    lr: float = LEARNING_RATE
+
+
+#: The models this script can time, by ``--model`` name. SNNK and EUGen appear when their layers exist.
 MODELS = {
-    "mlp": ("MLP 784-256-10 (ReLU)", 256),
-    "half": ("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)", 1024),
-    "prp": ("PRP 784-512-256-10 (Gaussian P, ReLU)", 512),
+    "mlp": ModelSpec("MLP 784-256-10 (ReLU)"),
+    "half": ModelSpec("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)"),
+    "prp": ModelSpec("PRP 784-512-256-10 (Gaussian P, ReLU)", PRP_LEARNING_RATE),
 }
+if SNNK is not None:
+    MODELS["snnk"] = ModelSpec(f"SNNK(784->256, ReLU tower, m={SNNK_M}) + Dense(256->10)")
+if EUGen is not None:
+    MODELS["eugen"] = ModelSpec(f"EUGen(784->256, order {EUGEN_ORDER}, m={EUGEN_M}) + ReLU + Dense(256->10)")
+
+
+def _check_model(model: str) -> None:
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
 
 
 def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, Adam]:
-    """The benchmark model in float32 and its Adam optimizer.
+    """The benchmark model in float32 and its Adam optimizer (see :data:`MODELS`).
 
     ``"mlp"``: the 784-256-10 ReLU MLP. ``"half"``: a half layer of 1024 units
-    (R fixed, only u and u0 trained) and a dense softmax layer.
+    (R fixed, only u and u0 trained) and a dense softmax layer. ``"prp"``: three
+    PRP layers (P fixed; alpha, w, b trained). ``"snnk"``: the SNNK chapter's
+    model, the MLP's hidden Dense+ReLU replaced by SNNK(784 -> 256) with a ReLU
+    tower (G fixed, V and b trained). ``"eugen"``: the EUGen chapter's student
+    shape, EUGen(784 -> 256) of order 2 (G fixed, A and b trained), ReLU and a
+    dense softmax layer, here trained by back-propagation.
     """
+    _check_model(model)
     d_in, _, d_out = ARCHITECTURE
-    hidden = MODELS[model][1]
+    f32 = np.float32
     if model == "prp":
-        net = Sequential(PRP(d_in, 512, rng=seed, dtype=np.float32), ReLU(),
-                         PRP(512, 256, rng=seed + 1, dtype=np.float32), ReLU(),
-                         PRP(256, d_out, rng=seed + 2, dtype=np.float32))
-        return net, Adam(net, lr=PRP_LEARNING_RATE)
-    if model == "half":
-        first = [HalfLayer(d_in, hidden, scheme="normal", rng=seed, dtype=np.float32)]
+        net = Sequential(PRP(d_in, 512, rng=seed, dtype=f32), ReLU(),
+                         PRP(512, 256, rng=seed + 1, dtype=f32), ReLU(),
+                         PRP(256, d_out, rng=seed + 2, dtype=f32))
+    elif model == "half":
+        net = Sequential(HalfLayer(d_in, 1024, scheme="normal", rng=seed, dtype=f32),
+                         Dense(1024, d_out, rng=seed + 1, dtype=f32))
+    elif model == "snnk":
+        net = Sequential(SNNK(d_in, 256, SNNK_M, activation="relu", rng=seed, dtype=f32),
+                         Dense(256, d_out, rng=seed + 1, init="lecun", dtype=f32))
+    elif model == "eugen":
+        net = Sequential(EUGen(d_in, 256, EUGEN_M, EUGEN_ORDER, rng=seed, dtype=f32), ReLU(),
+                         Dense(256, d_out, rng=seed + 1, dtype=f32))
     else:
-        first = [Dense(d_in, hidden, rng=seed, dtype=np.float32), ReLU()]
-    net = Sequential(*first, Dense(hidden, d_out, rng=seed + 1, dtype=np.float32))
-    return net, Adam(net, lr=LEARNING_RATE)
+        net = Sequential(Dense(d_in, 256, rng=seed, dtype=f32), ReLU(), Dense(256, d_out, rng=seed + 1, dtype=f32))
+    return net, Adam(net, lr=MODELS[model].lr)
+
+
+def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
+    r"""Matrix-product FLOPs per input row of one layer: forward, plus backward when ``train``.
+
+    Two FLOPs per multiply-add, counting exactly the products rpnumpy computes
+    in :func:`rpnumpy.training.fit`: weight gradients only for trainable
+    matrices, and the input gradient only when the layer is not ``first``
+    (``fit`` asks the first layer for none). Element-wise work, reductions and
+    bias additions are not counted. PyTorch computes the same products for
+    the twin models (no gradient for buffers, none for the input data).
+    """
+    if isinstance(layer, (Dense, HalfLayer, PRP)):
+        # Dense: x W; backward dW = x^T dy and dx = dy W^T.  HalfLayer: x R; backward only dx (nothing for R).
+        # PRP: (x alpha) P; backward (dy w) P^T, needed for alpha's gradient even in the first layer.
+        backward = {Dense: 1 + (not first), HalfLayer: int(not first), PRP: 1}[type(layer)]
+        return 2 * layer.d_in * layer.d_out * (1 + (backward if train else 0))
+    if SNNK is not None and isinstance(layer, SNNK):
+        projection = 2 * layer.d_in * layer.m  # S = x G
+        readout = 2 * layer.n_features * layer.d_out  # Phi V
+        backward = readout + ((readout + projection) if not first else 0)  # dV; dPhi = dy V^T and dS G^T
+        return projection + readout + (backward if train else 0)
+    if EUGen is not None and isinstance(layer, EUGen):
+        projection = 2 * layer.width_plus * layer.m * layer.n_blocks  # x+ G
+        readout = 2 * layer.n_features * layer.d_out  # F A
+        backward = readout  # dA = F^T dy
+        if layer.train_G or not first:
+            backward += readout  # dF = dy A^T
+        if layer.train_G:
+            backward += projection
+        if not first:
+            backward += projection  # dx+ = dP G^T
+        return projection + readout + (backward if train else 0)
+    if layer.params:
+        raise TypeError(f"no FLOP count for {type(layer).__name__}")
+    return 0
+
+
+def model_matmul_flops(model: Sequential, *, train: bool = True) -> int:
+    """Matrix-product FLOPs per input row of the whole model (see :func:`layer_matmul_flops`)."""
+    return sum(layer_matmul_flops(layer, first=(i == 0), train=train) for i, layer in enumerate(model.layers))
 
 
 def time_rpnumpy_epoch(
@@ -420,6 +503,32 @@ def time_rpnumpy_inference(
     seconds = time.perf_counter() - start
     assert logits.shape == (x.shape[0], ARCHITECTURE[-1])
     return seconds
+
+
+def profile_rpnumpy_epoch(
+    model: Sequential, optimizer: Adam, x: np.ndarray, y: np.ndarray, *, rows: int = 12, rng: int = 10**6
+) -> dict[str, Any]:
+    """One more (untimed) training epoch under cProfile: where rpnumpy's time goes.
+
+    Returns ``{"total_seconds", "rows": [{"function", "calls", "own_seconds", "cumulative_seconds"}]}`` with
+    the ``rows`` functions of largest own time (time inside NumPy/BLAS calls is charged to the Python
+    function making them, so a layer's ``_forward`` holds its matrix products). cProfile adds a small
+    overhead per Python call; the shares are what matters.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    time_rpnumpy_epoch(model, optimizer, x, y, rng=rng)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    entries = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():
+        where = f"{Path(filename).name}:{line}({name})" if line else name
+        entries.append({"function": where, "calls": calls, "own_seconds": own, "cumulative_seconds": cumulative})
+    entries.sort(key=lambda e: e["own_seconds"], reverse=True)
+    return {"total_seconds": stats.total_tt, "rows": entries[:rows]}
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -460,24 +569,69 @@ def _torch_prp_layer(d_in: int, d_out: int, seed: int) -> Any:
     return TorchPRP()
 
 
-def build_torch_model(seed: int = 0, model: str = "mlp") -> tuple[Any, Any]:
-    """The same model in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer."""
+def _torch_snnk_layer(d_in: int, d_out: int, m: int, seed: int) -> Any:
+    """SNNK with a ReLU tower in PyTorch: y = (max(xG, 0)/sqrt(m)) V + b, G a buffer, V and b parameters."""
+
+    class TorchSNNK(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            gen = torch.Generator().manual_seed(seed)
+            self.register_buffer("G", torch.randn(d_in, m, generator=gen))
+            self.V = torch.nn.Parameter(torch.randn(m, d_out, generator=gen) * (2.0 / d_out) ** 0.5)
+            self.b = torch.nn.Parameter(torch.zeros(d_out))
+
+        def forward(self, x: Any) -> Any:
+            return (torch.relu(x @ self.G) / m**0.5) @ self.V + self.b
+
+    return TorchSNNK()
+
+
+def _torch_eugen_layer(d_in: int, d_out: int, m: int, seed: int) -> Any:
+    """EUGen of order 2 in PyTorch: F = [1, P11, P21 * P22] with P = [x, 1, |x|] G; y = F A + b; G a buffer."""
+
+    class TorchEUGen(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            gen = torch.Generator().manual_seed(seed)
+            self.register_buffer("G", torch.randn(d_in + 2, 3 * m, generator=gen))
+            q = 2 * d_in + 1  # rpnumpy's initial scale of the order-i rows: N(0, 1/(k m q^i))
+            scale = torch.tensor([0.0] + [(2 * m * q) ** -0.5] * m + [(2 * m * q * q) ** -0.5] * m)
+            self.A = torch.nn.Parameter(torch.randn(1 + 2 * m, d_out, generator=gen) * scale[:, None])
+            self.b = torch.nn.Parameter(torch.zeros(d_out))
+
+        def forward(self, x: Any) -> Any:
+            ones = torch.ones(x.shape[0], 1)
+            p = torch.cat([x, ones, x.norm(dim=1, keepdim=True)], dim=1) @ self.G
+            features = torch.cat([ones, p[:, :m], p[:, m: 2 * m] * p[:, 2 * m:]], dim=1)
+            return features @ self.A + self.b
+
+    return TorchEUGen()
+
+
+def build_torch_model(seed: int = 0, model: str = "mlp", *, fused_adam: bool = False) -> tuple[Any, Any]:
+    """The same model in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer.
+
+    ``fused_adam=True`` asks for PyTorch's fused Adam kernel (``torch.optim.Adam(..., fused=True)``,
+    opt-in on the CPU); the default is PyTorch's default implementation.
+    """
     if torch is None:
         raise RuntimeError("PyTorch is not installed")
+    _check_model(model)
     d_in, _, d_out = ARCHITECTURE
-    hidden = MODELS[model][1]
     torch.manual_seed(seed)
     if model == "prp":
-        net = torch.nn.Sequential(_torch_prp_layer(d_in, 512, seed), torch.nn.ReLU(),
-                                  _torch_prp_layer(512, 256, seed + 1), torch.nn.ReLU(),
-                                  _torch_prp_layer(256, d_out, seed + 2))
-        return net, torch.optim.Adam(net.parameters(), lr=PRP_LEARNING_RATE)
-    if model == "half":
-        first = [_torch_half_layer(d_in, hidden, seed)]
+        layers = [_torch_prp_layer(d_in, 512, seed), torch.nn.ReLU(), _torch_prp_layer(512, 256, seed + 1),
+                  torch.nn.ReLU(), _torch_prp_layer(256, d_out, seed + 2)]
+    elif model == "half":
+        layers = [_torch_half_layer(d_in, 1024, seed), torch.nn.Linear(1024, d_out)]
+    elif model == "snnk":
+        layers = [_torch_snnk_layer(d_in, 256, SNNK_M, seed), torch.nn.Linear(256, d_out)]
+    elif model == "eugen":
+        layers = [_torch_eugen_layer(d_in, 256, EUGEN_M, seed), torch.nn.ReLU(), torch.nn.Linear(256, d_out)]
     else:
-        first = [torch.nn.Linear(d_in, hidden), torch.nn.ReLU()]
-    net = torch.nn.Sequential(*first, torch.nn.Linear(hidden, d_out)).to(torch.float32)
-    return net, torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+        layers = [torch.nn.Linear(d_in, 256), torch.nn.ReLU(), torch.nn.Linear(256, d_out)]
+    net = torch.nn.Sequential(*layers).to(torch.float32)
+    return net, torch.optim.Adam(net.parameters(), lr=MODELS[model].lr, fused=True if fused_adam else None)
 
 
 def time_torch_epoch(
@@ -608,6 +762,8 @@ def run_benchmark(
     pause: float = PAUSE_SECONDS,
     log: Callable[[str], None] = print,
     model: str = "mlp",
+    profile_rows: int = 0,
+    torch_fused_adam: bool = False,
 ) -> dict[str, Any]:
     """Warm up, then time ``repeats`` interleaved rounds; return the raw times and their summaries.
 
@@ -616,9 +772,14 @@ def run_benchmark(
     per-epoch ``train_loss`` and ``test_accuracy``, the final
     ``test_accuracy`` and ``epochs``, and ``others_cpu_share``: for each timed
     training epoch, the fraction of the machine's CPU capacity that *other*
-    processes used meanwhile (None where it cannot be measured); and ``ratio``
+    processes used meanwhile (None where it cannot be measured), and
+    ``load_average`` (``os.getloadavg()`` after each timed epoch); ``ratio``
     with ``train`` and ``inference`` (rpnumpy/PyTorch medians, None without
-    PyTorch).
+    PyTorch) and ``paired_ratio`` (the median over rounds of each round's
+    rpnumpy/PyTorch ratio); ``matmul_flops`` (see :func:`model_matmul_flops`) of a training
+    epoch and of an inference pass; and, with ``profile_rows > 0``,
+    ``rpnumpy_profile``: one more rpnumpy epoch under cProfile (untimed), its
+    ``profile_rows`` most expensive functions by own time.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -626,8 +787,7 @@ def run_benchmark(
         raise ValueError(f"epochs_warmup must be >= 0, got {epochs_warmup}")
     with_torch = with_torch and torch is not None
 
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    _check_model(model)
     rp_model, rp_opt = build_rpnumpy_model(seed, model)
     runners: dict[str, dict[str, Callable[..., Any]]] = {
         "rpnumpy": {
@@ -637,7 +797,7 @@ def run_benchmark(
         }
     }
     if with_torch:
-        t_model, t_opt = build_torch_model(seed, model)
+        t_model, t_opt = build_torch_model(seed, model, fused_adam=torch_fused_adam)
         tx_train, ty_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
         tx_test, ty_test = torch.from_numpy(x_test), torch.from_numpy(y_test)
         runners["torch"] = {
@@ -647,7 +807,7 @@ def run_benchmark(
         }
     record = {
         name: {"train_seconds": [], "inference_seconds": [], "train_loss": [], "test_accuracy": [],
-               "others_cpu_share": []}
+               "others_cpu_share": [], "load_average": []}
         for name in runners
     }
 
@@ -667,6 +827,7 @@ def run_benchmark(
             rec["train_seconds"].append(result["seconds"])
             rec["inference_seconds"].append(infer_seconds)
             rec["others_cpu_share"].append(others)
+            rec["load_average"].append(_load_average())
         log(
             f"  {'timed' if timed else 'warm-up'} epoch {epoch + 1} {name:<8} "
             f"train {result['seconds']:8.3f} s   "
@@ -689,7 +850,14 @@ def run_benchmark(
             "test_accuracy": rec["test_accuracy"][-1],
             "epochs": len(rec["train_loss"]),
             "others_cpu_share": rec["others_cpu_share"],
+            "load_average": rec["load_average"],
         }
+    results["matmul_flops"] = {
+        "train_epoch": model_matmul_flops(rp_model) * int(x_train.shape[0]),
+        "inference": model_matmul_flops(rp_model, train=False) * int(x_test.shape[0]),
+    }
+    if profile_rows:
+        results["rpnumpy_profile"] = profile_rpnumpy_epoch(rp_model, rp_opt, x_train, y_train, rows=profile_rows)
     if not with_torch:
         results["torch"] = None
     if with_torch:
@@ -698,8 +866,15 @@ def run_benchmark(
             "train": rp["train_seconds"]["median"] / tc["train_seconds"]["median"],
             "inference": rp["inference_seconds"]["median"] / tc["inference_seconds"]["median"],
         }
+        # Each round's rpnumpy run and the PyTorch run right after it see nearly the same machine, so the
+        # median of the per-round ratios resists a slow drift of the machine's speed better.
+        results["paired_ratio"] = {
+            key: statistics.median(a / b for a, b in zip(rp[f"{key}_seconds"]["all"], tc[f"{key}_seconds"]["all"]))
+            for key in ("train", "inference")
+        }
     else:
         results["ratio"] = {"train": None, "inference": None}
+        results["paired_ratio"] = {"train": None, "inference": None}
     return results
 
 
@@ -724,7 +899,7 @@ def format_report(report: dict[str, Any]) -> str:
         return "unavailable" if r is None else f"{r:.2f}"
 
     lines = [
-        f"{MODELS[cfg.get('model', 'mlp')][0]} (float32, Adam lr={cfg['lr']:g}, softmax cross-entropy), "
+        f"{cfg['description']} (float32, Adam lr={cfg['lr']:g}, softmax cross-entropy), "
         f"data: {cfg['data']}",
         f"train: one epoch over {cfg['n_train']:,} images, batch {cfg['batch_size']}; inference: "
         f"{cfg['n_test']:,} images, batch {cfg['inference_batch_size']}",
@@ -751,6 +926,18 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if tc is None:
         lines.append("PyTorch is not installed: rpnumpy was timed alone, the ratios are unavailable.")
+    flops, peak = res["matmul_flops"], report.get("peak")
+    lines.append(
+        f"matrix-product FLOPs: {flops['train_epoch'] / 1e9:.2f} GFLOP per training epoch (forward and backward), "
+        f"{flops['inference'] / 1e9:.2f} GFLOP per inference pass"
+    )
+    if peak is not None:
+        fractions = res["peak_fraction"]
+        parts = [f"{name} {fractions[name]:.0%}" for name in ("rpnumpy", "torch") if fractions.get(name) is not None]
+        lines.append(
+            f"float32 matmul peak {peak['peak_gflops']:.0f} GFLOP/s ({peak['source']}); training at "
+            + ", ".join(parts) + " of it"
+        )
     blas, t = mach["numpy_blas"], mach["torch"]
     lines += [
         "",
@@ -835,8 +1022,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="random data of MNIST's shapes instead of MNIST (smoke tests)")
     parser.add_argument("--no-torch", action="store_true", help="time rpnumpy alone")
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp",
-                        help="mlp: 784-256-10 MLP (default); half: HalfLayer(784->1024) + Dense(1024->10); "
-                             "prp: PRP 784-512-256-10")
+                        help="; ".join(f"{name}: {spec.description}" for name, spec in MODELS.items())
+                        + " (default: mlp)")
+    peak = parser.add_mutually_exclusive_group()
+    peak.add_argument("--peak-gflops", type=float, default=None, metavar="G",
+                      help="float32 matmul peak to report the training FLOP rate against (GFLOP/s)")
+    peak.add_argument("--measure-peak", action="store_true",
+                      help="measure the float32 matmul peak first (bench_peak.py, square 2048-4096)")
+    parser.add_argument("--torch-fused-adam", action="store_true",
+                        help="give PyTorch its fused Adam kernel (fused=True) instead of its default implementation")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                      help="also profile one more rpnumpy epoch (cProfile) and keep its N top functions")
     parser.add_argument("--pause", type=float, default=PAUSE_SECONDS,
                         help=f"seconds to wait before each timed run (default {PAUSE_SECONDS})")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
@@ -851,6 +1047,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--n-test must be >= 1")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.peak_gflops is not None and not args.peak_gflops > 0:
+        parser.error("--peak-gflops must be > 0")
+    if args.profile < 0:
+        parser.error("--profile must be >= 0")
     return args
 
 
@@ -866,23 +1066,39 @@ def main(argv: list[str] | None = None) -> int:
     if "OPENBLAS_CORETYPE" in os.environ:
         log(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set; leaving it unchanged.")
 
+    peak = None
+    if args.peak_gflops is not None:
+        peak = {"peak_gflops": args.peak_gflops, "source": "given with --peak-gflops"}
+    elif args.measure_peak:
+        if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling script, also when imported by path
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_peak import measure_matmul_peak
+
+        peak = {**measure_matmul_peak(), "source": "measured in this process"}
+        log(f"float32 matmul peak: {peak['peak_gflops']:.1f} GFLOP/s")
     (x_train, y_train, x_test, y_test), data = load_data(args.n_train, args.n_test, synthetic=args.synthetic)
     log(f"data: {data}, {x_train.shape[0]:,} training and {x_test.shape[0]:,} test images; "
         f"threads: {threads}")
     results = run_benchmark(
         x_train, y_train, x_test, y_test,
         repeats=args.repeats, epochs_warmup=args.epochs_warmup, with_torch=not args.no_torch,
-        pause=args.pause, log=log, model=args.model,
+        pause=args.pause, log=log, model=args.model, profile_rows=args.profile, torch_fused_adam=args.torch_fused_adam,
     )
+    results["peak_fraction"] = {
+        name: None if peak is None or results[name] is None
+        else results["matmul_flops"]["train_epoch"] / results[name]["train_seconds"]["median"]
+        / (peak["peak_gflops"] * 1e9)
+        for name in ("rpnumpy", "torch")
+    }
     report = {
         "benchmark": "bench_mlp",
         "config": {
             "model": args.model,
-            "architecture": [ARCHITECTURE[0], MODELS[args.model][1], ARCHITECTURE[-1]],
-            "activation": "relu",
+            "description": MODELS[args.model].description,
             "dtype": "float32",
             "optimizer": "adam",
-            "lr": PRP_LEARNING_RATE if args.model == "prp" else LEARNING_RATE,
+            "lr": MODELS[args.model].lr,
+            "torch_adam": "fused=True" if args.torch_fused_adam else "default",
             "batch_size": BATCH_SIZE,
             "inference_batch_size": INFERENCE_BATCH_SIZE,
             "n_train": int(x_train.shape[0]),
@@ -902,6 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": _load_average(),
         },
         "results": results,
+        "peak": peak,
         "sanity": _sanity(results, data, int(x_train.shape[0]), int(x_test.shape[0])),
     }
     print()

@@ -106,7 +106,7 @@ __all__ = [
 ]
 
 #: The families of :data:`rpnumpy.random_matrices.MATRIX_KINDS` that are JL projections once scaled.
-JL_KINDS: tuple[str, ...] = ("gaussian", "rademacher", "sparse_ternary", "orthogonal", "gaussian_orthogonal")
+JL_KINDS: tuple[str, ...] = ("gaussian", "rademacher", "sparse_ternary", "orthogonal", "gaussian_orthogonal", "srht")
 
 #: Kinds whose constructors take ``variance=``; the JL scaling is then ``variance='fan_out'``.
 _VARIANCE_KINDS = frozenset({"gaussian", "rademacher", "sparse_ternary", "gaussian_orthogonal"})

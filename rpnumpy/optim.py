@@ -115,6 +115,29 @@ class Adam(Optimizer):
     eps : float, default=1e-8
     weight_decay : float >= 0, default=0.0
         Added to the gradient as :math:`\lambda\theta` (L2, not AdamW).
+
+    Notes
+    -----
+    How the step is computed (ours; the same update up to floating-point
+    rounding). A step is a handful of passes over every parameter, and for
+    a small network they cost as much as the matrix products, so it is
+    written to make as few passes as possible, in place, with one scratch
+    array per parameter. The moments are kept as exponentially weighted
+    *sums*, :math:`\tilde m = m/(1-\beta_1)` and :math:`\tilde v = v/(1-\beta_2)`:
+
+    .. math::
+
+        \tilde m_t = \beta_1 \tilde m_{t-1} + g_t, \qquad
+        \tilde v_t = \beta_2 \tilde v_{t-1} + g_t^2, \qquad
+        \theta_t = \theta_{t-1} - \frac{\tilde m_t}{a_t \sqrt{\tilde v_t} + e_t},
+
+    with :math:`s_t = \eta(1-\beta_1)/(1-\beta_1^t)`,
+    :math:`a_t = \sqrt{(1-\beta_2)/(1-\beta_2^t)}\,/\,s_t` and
+    :math:`e_t = \epsilon/s_t` (divide the numerator and denominator of the
+    textbook update by :math:`s_t`). All constants are folded into the two
+    scalars :math:`a_t, e_t`, so a step is 10 passes over memory (2 for
+    :math:`\tilde m`, 3 for :math:`\tilde v`, 5 for the update) instead of 13.
+    :attr:`m` and :attr:`v` give the textbook moments.
     """
 
     def __init__(
@@ -133,31 +156,39 @@ class Adam(Optimizer):
         self.beta2 = check_probability(betas[1], "betas[1]")
         self.eps = check_positive_float(eps, "eps")
         self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
+        self.m_sum = [np.zeros_like(p) for p in self.params]  # m / (1 - beta1)
+        self.v_sum = [np.zeros_like(p) for p in self.params]  # v / (1 - beta2)
         self._scratch = [np.empty_like(p) for p in self.params]
         self._decayed = [np.empty_like(p) for p in self.params] if self.weight_decay else []
+
+    @property
+    def m(self) -> list[np.ndarray]:
+        """The first moments :math:`m_t`, one new array per parameter."""
+        return [(1.0 - self.beta1) * m for m in self.m_sum]
+
+    @property
+    def v(self) -> list[np.ndarray]:
+        """The second moments :math:`v_t`, one new array per parameter."""
+        return [(1.0 - self.beta2) * v for v in self.v_sum]
 
     def step(self) -> None:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        step_size = self.lr / (1.0 - b1**self.t)
-        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**self.t)
+        s = self.lr * (1.0 - b1) / (1.0 - b1**self.t)
+        a = math.sqrt((1.0 - b2) / (1.0 - b2**self.t)) / s
+        e = self.eps / s
         for i, (p, g) in enumerate(zip(self.params, self.grads)):
             if self.weight_decay:
                 g = np.multiply(p, self.weight_decay, out=self._decayed[i])
                 g += self.grads[i]
-            m, v, tmp = self.m[i], self.v[i], self._scratch[i]
+            m, v, tmp = self.m_sum[i], self.v_sum[i], self._scratch[i]
             m *= b1
-            np.multiply(g, 1.0 - b1, out=tmp)
-            m += tmp
-            v *= b2
+            m += g
             np.multiply(g, g, out=tmp)
-            tmp *= 1.0 - b2
+            v *= b2
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp *= inv_sqrt_bc2
-            tmp += self.eps
+            tmp *= a
+            tmp += e
             np.divide(m, tmp, out=tmp)
-            tmp *= step_size
             p -= tmp

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.linalg
 
 from ._validation import check_dtype, check_positive_float, check_positive_int, check_seed
+from .hadamard import SRHT
 
 __all__ = [
     "MATRIX_KINDS",
@@ -51,6 +52,7 @@ __all__ = [
     "sparse_ternary_matrix",
     "orthogonal_matrix",
     "gaussian_orthogonal_matrix",
+    "srht_matrix",
     "random_matrix",
     "mexican_hat_matrix",
     "pack_binary_matrix",
@@ -359,6 +361,34 @@ def unpack_binary_matrix(
     return np.where(bits == 1, value, -value).astype(dtype)
 
 
+def srht_matrix(shape: tuple[int, int], seed: int, *, scale: float = 1.0, dtype: Any = np.float64) -> np.ndarray:
+    r"""The subsampled randomized Hadamard transform as a dense matrix, entries :math:`\pm\,\text{scale}/\sqrt{d_{in}}`.
+
+    :math:`S = c\,D H_{d'} P` with random signs :math:`D`, the :math:`\pm 1`
+    Hadamard matrix of order :math:`d' = 2^{\lceil\log_2 d_{in}\rceil}`, ``d_out``
+    of its columns drawn without replacement (from several independent
+    blocks when ``d_out > d'``) and :math:`c = \text{scale}/\sqrt{d_{in}}`; see
+    :class:`rpnumpy.hadamard.SRHT`, which applies the same matrix in
+    :math:`O(d'\log d')` per row without forming it. Every column has norm
+    exactly ``scale``; with the default ``scale=1`` the entries have variance
+    :math:`1/d_{in}`, the ``fan_in`` convention of the other kinds, and
+    ``scale=sqrt(d_in / d_out)`` gives the Johnson–Lindenstrauss SRHT
+    (:math:`E\|xS\|^2 = \|x\|^2`).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(d_in, d_out)``.
+    seed : int
+    scale : float, default=1.0
+        Norm of every column.
+    dtype : float32 or float64, default=float64
+    """
+    d_in, d_out = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    return SRHT(d_in, d_out, seed, scale=scale).to_dense().astype(dtype, copy=False)
+
+
 #: Name -> constructor, for rebuilding a buffer from ``(kind, shape, seed)``.
 MATRIX_KINDS: dict[str, Callable[..., np.ndarray]] = {
     "gaussian": gaussian_matrix,
@@ -367,6 +397,7 @@ MATRIX_KINDS: dict[str, Callable[..., np.ndarray]] = {
     "orthogonal": orthogonal_matrix,
     "gaussian_orthogonal": gaussian_orthogonal_matrix,
     "mexican_hat": mexican_hat_matrix,
+    "srht": srht_matrix,
 }
 
 
@@ -377,7 +408,8 @@ def random_matrix(kind: str, shape: tuple[int, int], seed: int, **kwargs: Any) -
     ----------
     kind : str
         One of :data:`MATRIX_KINDS`: ``'gaussian'``, ``'rademacher'``,
-        ``'sparse_ternary'``, ``'orthogonal'``, ``'gaussian_orthogonal'``.
+        ``'sparse_ternary'``, ``'orthogonal'``, ``'gaussian_orthogonal'``,
+        ``'mexican_hat'``, ``'srht'``.
     shape : (int, int)
     seed : int
     **kwargs

@@ -2,9 +2,13 @@
 
 The training loop is the textbook one, written to waste nothing:
 
-* the data set is shuffled **once per epoch** into a buffer allocated once
-  (``np.take(..., out=...)``), and the batches are contiguous slices of it:
-  views, never copies, and no fancy indexing per step;
+* the data set is never copied: each epoch draws one permutation, and each
+  mini-batch is gathered from it (``np.take(..., out=...)``) into one batch
+  buffer allocated once per call. No array is allocated per step, the batch
+  is still in the cache when the first matrix product reads it, and training
+  touches no fresh memory: a shuffled copy of MNIST's training images would
+  be 188 MB of new pages per call, and on the benchmark machine first-touching
+  them cost up to half a second per epoch (``benchmarks/RESULTS.md``);
 * float32 data and a float32 model stay float32 end to end;
 * the first layer is asked for no input gradient (nobody uses ``dL/dx`` of
   the pixels), which saves a matrix product per step.
@@ -139,8 +143,8 @@ def fit(
     classify = isinstance(loss, SoftmaxCrossEntropy)
 
     n = x_train.shape[0]
-    x_shuffled = np.empty_like(x_train)
-    y_shuffled = np.empty_like(y_train)
+    x_batch = np.empty((min(batch_size, n), *x_train.shape[1:]), dtype=x_train.dtype)
+    y_batch = np.empty((min(batch_size, n), *y_train.shape[1:]), dtype=y_train.dtype)
     n_batches = math.ceil(n / batch_size)
     history = History()
 
@@ -149,19 +153,18 @@ def fit(
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         order = gen.permutation(n)
-        # mode="clip": the indices are a permutation, always in range, and with the
-        # default mode="raise" NumPy would build a hidden full-size temporary for out=.
-        np.take(x_train, order, axis=0, out=x_shuffled, mode="clip")
-        np.take(y_train, order, axis=0, out=y_shuffled, mode="clip")
         total_loss = 0.0
         correct = 0
         bar = tqdm(
             range(n_batches), desc=f"{description} epoch {epoch}/{epochs}", disable=not progress, leave=False
         )
         for step in bar:
-            lo = step * batch_size
-            xb = x_shuffled[lo : lo + batch_size]
-            yb = y_shuffled[lo : lo + batch_size]
+            rows = order[step * batch_size : (step + 1) * batch_size]
+            xb, yb = x_batch[: len(rows)], y_batch[: len(rows)]  # views of the one buffer
+            # mode="clip": the indices come from a permutation, always in range, and with the
+            # default mode="raise" NumPy would gather into a hidden temporary and copy it to out=.
+            np.take(x_train, rows, axis=0, out=xb, mode="clip")
+            np.take(y_train, rows, axis=0, out=yb, mode="clip")
             out = model.forward(xb)
             batch_loss = loss.forward(out, yb)
             if not math.isfinite(batch_loss):

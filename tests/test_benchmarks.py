@@ -10,26 +10,33 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_mlp.py"
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH_PATH = BENCH_DIR / "bench_mlp.py"
 TORCH_MISSING = "PyTorch is not installed: the PyTorch half of the benchmark cannot run"
 #: A tiny, network-free command line: 512 synthetic training and 300 test images, no pauses.
 TINY = ["--synthetic", "--n-train", "512", "--n-test", "300", "--pause", "0"]
 
 
+def _load(name: str):
+    """A benchmark script as a module, loaded from its path (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def bench():
-    """The benchmark script as a module, loaded from its path (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("bench_mlp", BENCH_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_mlp"] = module
-    spec.loader.exec_module(module)
-    yield module
+    yield _load("bench_mlp")
     sys.modules.pop("bench_mlp", None)
 
 
@@ -74,7 +81,7 @@ def test_run_benchmark_without_torch(bench, tiny):
     results = bench.run_benchmark(*tiny, repeats=1, epochs_warmup=0, with_torch=False, pause=0.0,
                                   log=lambda _msg: None)
     assert results["torch"] is None
-    assert results["ratio"] == {"train": None, "inference": None}
+    assert results["ratio"] == results["paired_ratio"] == {"train": None, "inference": None}
     rp = results["rpnumpy"]
     assert _positive(rp["train_seconds"]["median"]) and _positive(rp["inference_seconds"]["median"])
     assert rp["epochs"] == 1 and len(rp["train_seconds"]["all"]) == 1
@@ -127,6 +134,8 @@ def test_main_with_torch_writes_well_formed_json(bench, tmp_path, capsys):
     for key in ("train", "inference"):
         expected = res["rpnumpy"][f"{key}_seconds"]["median"] / res["torch"][f"{key}_seconds"]["median"]
         assert res["ratio"][key] == pytest.approx(expected)
+        rounds = [a / b for a, b in zip(res["rpnumpy"][f"{key}_seconds"]["all"], res["torch"][f"{key}_seconds"]["all"])]
+        assert min(rounds) <= res["paired_ratio"][key] <= max(rounds)
     assert report["sanity"]["checked"] is False  # synthetic data: no accuracy threshold
 
 
@@ -150,7 +159,7 @@ def test_half_model_runs_in_both_frameworks_with_r_fixed(bench, tiny):
     bench.time_torch_epoch(t_model, t_opt, x_train, y_train, rng=0)
     assert torch.equal(t_model[0].R, r_torch)
     assert _positive(bench.time_torch_inference(t_model, x_test))
-    with pytest.raises(ValueError, match=r"model must be one of \['half', 'mlp', 'prp'\], got 'cnn'"):
+    with pytest.raises(ValueError, match=re.escape(f"model must be one of {sorted(bench.MODELS)}, got 'cnn'")):
         bench.run_benchmark(*tiny, repeats=1, model="cnn")
 
 
@@ -162,3 +171,100 @@ def test_prp_model_has_the_papers_parameter_count_in_both_frameworks(bench, tiny
     t_model, t_opt = bench.build_torch_model(seed=0, model="prp")
     assert sum(p.numel() for p in t_model.parameters()) == 3108
     assert _positive(bench.time_torch_epoch(t_model, t_opt, *tiny[:2], rng=0)["seconds"])
+
+
+# --------------------------------------------------------------------------- FLOP counts, peak, memory, SRHT, suite
+
+
+def test_matmul_flops_count_exactly_the_products_computed(bench):
+    mlp, _ = bench.build_rpnumpy_model(0, "mlp")
+    # forward x W1, h W2; backward dW2, dh = dy W2^T, dW1 (no input gradient for the first layer)
+    assert bench.model_matmul_flops(mlp) == 2 * (2 * 784 * 256 + 3 * 256 * 10)
+    assert bench.model_matmul_flops(mlp, train=False) == 2 * (784 * 256 + 256 * 10)
+    half, _ = bench.build_rpnumpy_model(0, "half")
+    assert bench.model_matmul_flops(half) == 2 * (784 * 1024 + 3 * 1024 * 10)  # nothing backward for R
+    prp, _ = bench.build_rpnumpy_model(0, "prp")
+    assert bench.model_matmul_flops(prp) == 4 * (784 * 512 + 512 * 256 + 256 * 10)  # one product back per layer
+    if "snnk" in bench.MODELS:
+        snnk, _ = bench.build_rpnumpy_model(0, "snnk")
+        m = bench.SNNK_M
+        assert bench.model_matmul_flops(snnk) == 2 * (784 * m + 2 * m * 256 + 3 * 256 * 10)
+    if "eugen" in bench.MODELS:
+        eugen, _ = bench.build_rpnumpy_model(0, "eugen")
+        m = bench.EUGEN_M
+        assert bench.model_matmul_flops(eugen) == 2 * (786 * 3 * m + 2 * (1 + 2 * m) * 256 + 3 * 256 * 10)
+
+
+@pytest.mark.parametrize("model", ["snnk", "eugen"])
+def test_snnk_and_eugen_models_train_in_both_frameworks(bench, tiny, model):
+    if model not in bench.MODELS:
+        pytest.skip(f"rpnumpy has no {model} layer yet")
+    x_train, y_train, x_test, _ = tiny
+    net, opt = bench.build_rpnumpy_model(0, model)
+    assert _positive(bench.time_rpnumpy_epoch(net, opt, x_train, y_train, rng=0)["seconds"])
+    assert all(key.endswith(("V", "b", "A", "W")) for key in net.params)  # the random matrices are buffers
+    pytest.importorskip("torch", reason=TORCH_MISSING)
+    t_net, t_opt = bench.build_torch_model(0, model)
+    assert sum(p.numel() for p in t_net.parameters()) == net.n_params
+    assert _positive(bench.time_torch_epoch(t_net, t_opt, x_train, y_train, rng=0)["seconds"])
+    assert _positive(bench.time_torch_inference(t_net, x_test))
+
+
+def test_profile_and_peak_options(bench, tmp_path):
+    out = tmp_path / "r.json"
+    assert bench.main([*TINY, "--repeats", "1", "--epochs-warmup", "0", "--quiet", "--no-torch",
+                       "--peak-gflops", "50", "--profile", "4", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    res = report["results"]
+    assert res["matmul_flops"]["train_epoch"] == 512 * bench.model_matmul_flops(bench.build_rpnumpy_model()[0])
+    expected = res["matmul_flops"]["train_epoch"] / res["rpnumpy"]["train_seconds"]["median"] / 50e9
+    assert res["peak_fraction"]["rpnumpy"] == pytest.approx(expected) and res["peak_fraction"]["torch"] is None
+    rows = res["rpnumpy_profile"]["rows"]
+    assert len(rows) == 4 and rows[0]["own_seconds"] >= rows[-1]["own_seconds"] > 0
+    assert len(res["rpnumpy"]["load_average"]) == 1
+
+
+def test_matmul_peak_on_small_matrices():
+    peak = _load("bench_peak").measure_matmul_peak((64, 128), repeats=2)
+    assert set(peak["per_size"]) == {"64", "128"} and peak["peak_size"] in (64, 128)
+    assert peak["peak_gflops"] == max(row["gflops"] for row in peak["per_size"].values()) > 0
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        _load("bench_peak").measure_matmul_peak((64,), repeats=0)
+
+
+def test_srht_timing_rows_and_crossover():
+    srht = _load("bench_srht")
+    rows = srht.time_projections((64, 128), 16, batch=8, repeats=2)
+    assert [r["d"] for r in rows] == [64, 128] and all(r["max_abs_error"] < 1e-4 for r in rows)
+    assert all(_positive(r[key]) for r in rows for key in ("dense_forward", "srht_forward", "srht_backward"))
+    fake = [{"d": d, "dense_forward": 1.0, "srht_forward": s} for d, s in ((1, 0.5), (2, 2.0), (4, 0.5), (8, 0.1))]
+    assert srht.crossover(fake) == 4  # faster at 1, but not from 1 on
+    assert srht.crossover(fake[:2]) is None
+
+
+def test_memory_measurement_in_a_fresh_process():
+    """bench_memory blocks the torch import for rpnumpy, so it only ever runs in a process of its own."""
+    command = [sys.executable, str(BENCH_DIR / "bench_memory.py"), "--model", "mlp", "--framework", "rpnumpy",
+               *TINY[:5]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["torch_imported"] is False and result["n_train"] == 512
+    assert result["process_peak_mib"] > 10
+    if result["training_peak_mib"] is not None:  # Linux: the epoch's own high-water mark
+        assert result["training_peak_mib"] >= result["rss_before_training_mib"] > 10
+
+
+def test_suite_quick_run_writes_results_markdown(tmp_path):
+    suite = _load("bench_suite")
+    results = suite.run_suite(["mlp"], repeats=1, quick=True, retries=0, srht_dims=(64,), srht_ks=(16,),
+                              log=lambda _msg: None)
+    text = suite.write_results_md(results, tmp_path / "RESULTS.md")
+    assert "Quick run on synthetic data" in text and "TO BE FILLED" in text
+    assert "## Machine" in text and "float32 matmul peak" in text
+    table = suite.summary_table(results)
+    assert len(table) == 2 + 1 + len(results["extra_comparisons"]) and table[2].startswith("| MLP 784-256-10")
+    report = results["comparisons"]["mlp"]["results"]
+    assert report["peak_fraction"]["rpnumpy"] > 0 and report["matmul_flops"]["train_epoch"] > 0
+    assert set(results["memory"]["mlp"]) <= {"rpnumpy", "torch"} and results["file_sizes"]["mlp"]["seeds_bytes"] > 0
+    json.dumps(results)

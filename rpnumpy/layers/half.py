@@ -36,6 +36,16 @@ The four random-weight schemes
     **ours**: the seed summary names a template scheme, the paper's public
     text does not describe it. Built from data, so saved models store this
     matrix (the other three are stored as their seed).
+
+One more scheme is **ours** (not the paper's): ``"srht"``, a subsampled
+randomized Hadamard transform (:class:`~rpnumpy.hadamard.SRHT`) with entries
+:math:`\pm 1` like B, whose columns are sign-flipped Hadamard columns
+(exactly orthogonal when ``d_in`` is a power of two and ``d_out <= d_in``).
+Forward and backward apply it with the fast Walsh–Hadamard transform,
+:math:`O(d' \log d')` per row (:math:`d'` is ``d_in`` rounded up to a power
+of two) instead of the :math:`O(d_{in} d_{out})` of a dense product. ``R`` is
+still kept in ``buffers`` (for :meth:`HalfLayer.standardize`, inspection and
+model files, and read-only), but no product with it is computed.
 """
 
 from __future__ import annotations
@@ -45,7 +55,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
-from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix
+from ..hadamard import SRHT
+from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix, srht_matrix
 from .activations import ACTIVATIONS
 from .base import _NO_CACHE, Layer
 
@@ -53,6 +64,9 @@ __all__ = ["HalfLayer", "HALF_SCHEMES", "template_matrix", "true_gradient_of_R"]
 
 #: Scheme names, and the paper's one-letter codes for them.
 HALF_SCHEMES = {"N": "normal", "B": "binary", "M": "mexican_hat", "T": "template"}
+
+#: A scheme that is ours, accepted besides the paper's (see the module docstring).
+_OUR_SCHEMES = ("srht",)
 
 
 def template_matrix(
@@ -137,8 +151,9 @@ class HalfLayer(Layer):
     ----------
     d_in, d_out : int
         Input width and number of half units :math:`H`.
-    scheme : {'normal', 'binary', 'mexican_hat', 'template'} or {'N', 'B', 'M', 'T'}
-        How :math:`R` is drawn (see the module docstring).
+    scheme : {'normal', 'binary', 'mexican_hat', 'template', 'srht'} or {'N', 'B', 'M', 'T'}
+        How :math:`R` is drawn (see the module docstring; ``'srht'`` is ours
+        and applied by the fast Walsh–Hadamard transform).
     activation : str or None, default='relu'
         :math:`g`: a name from :data:`~rpnumpy.layers.ACTIVATIONS`, or None for
         the identity.
@@ -189,9 +204,10 @@ class HalfLayer(Layer):
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
         scheme = HALF_SCHEMES.get(scheme, scheme)
-        if scheme not in HALF_SCHEMES.values():
+        if scheme not in HALF_SCHEMES.values() and scheme not in _OUR_SCHEMES:
             raise ValueError(
-                f"scheme must be one of {sorted(HALF_SCHEMES.values())} or {sorted(HALF_SCHEMES)}, got {scheme!r}"
+                f"scheme must be one of {sorted(HALF_SCHEMES.values())} or {sorted(HALF_SCHEMES)} or 'srht', "
+                f"got {scheme!r}"
             )
         if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(f"activation must be None or one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -210,6 +226,8 @@ class HalfLayer(Layer):
             matrix = rademacher_matrix(shape, self.seed, variance=1.0)
         elif scheme == "mexican_hat":
             matrix = mexican_hat_matrix(shape, self.seed, image_shape=self.image_shape)
+        elif scheme == "srht":
+            matrix = srht_matrix(shape, self.seed, scale=self._srht_scale)
         else:
             if templates is None:
                 raise ValueError("the template scheme needs templates=x_train (training examples, never test ones)")
@@ -218,17 +236,27 @@ class HalfLayer(Layer):
                 raise ValueError(f"templates have {templates.shape[1]} features but d_in={self.d_in}")
             matrix = template_matrix(templates, self.d_out, self.seed, labels=template_labels)
         self.buffers["R"] = np.ascontiguousarray(matrix, dtype=self.dtype)
+        # What forward and backward multiply by: R itself, or the fast operator that equals it.
+        self._projection = self.buffers["R"]
+        if scheme == "srht":
+            self._projection = SRHT(self.d_in, self.d_out, self.seed, scale=self._srht_scale, dtype=self.dtype)
+            self.buffers["R"].flags.writeable = False  # editing R would not change what the operator computes
         norms = np.linalg.norm(self.buffers["R"].astype(np.float64), axis=0)
         norms[norms == 0] = 1.0
         self._add_param("u", (1.0 / norms).astype(self.dtype))
         self._add_param("u0", np.zeros(self.d_out, dtype=self.dtype))
 
     @property
+    def _srht_scale(self) -> float:
+        """Column norm sqrt(d_in) of the SRHT scheme: entries exactly ±1, the binary scheme's scale."""
+        return float(np.sqrt(self.d_in))
+
+    @property
     def rebuildable_buffers(self) -> set[str]:
         return set() if self.scheme == "template" else {"R"}
 
     def _forward(self, x):
-        a = x @ self.buffers["R"]
+        a = x @ self._projection
         s = a * self.params["u"]
         s += self.params["u0"]
         if self._g is None:
@@ -243,7 +271,7 @@ class HalfLayer(Layer):
         np.sum(delta, axis=0, out=self.grads["u0"])
         if not input_grad:
             return None
-        return (delta * self.params["u"]) @ self.buffers["R"].T
+        return (delta * self.params["u"]) @ self._projection.T
 
     def standardize(self, x: np.ndarray) -> HalfLayer:
         r"""Data-dependent start: :math:`u_h = 1/\sigma(a_h)`, :math:`u_{h0} = -\bar a_h/\sigma(a_h)`.
@@ -254,7 +282,7 @@ class HalfLayer(Layer):
         Returns ``self``.
         """
         self._check_input(x)
-        a = x @ self.buffers["R"]
+        a = x @ self._projection
         mean = a.mean(axis=0, dtype=np.float64)
         std = a.std(axis=0, dtype=np.float64)
         std[std == 0] = 1.0

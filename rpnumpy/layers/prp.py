@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_dtype, check_positive_int, seed_from
+from ..hadamard import SRHT
 from ..random_matrices import random_matrix
 from .activations import ACTIVATIONS
 from .base import _NO_CACHE, Layer
@@ -32,9 +33,13 @@ __all__ = ["PRP", "PRP_SCHEMES", "LowRank", "PRPAutoencoder"]
 #: The P schemes of the paper and the library kinds that implement them.
 PRP_SCHEMES = ("gaussian", "sparse_ternary", "orthogonal")
 
+#: A scheme that is ours, accepted by :class:`PRP` besides the paper's: the subsampled randomized
+#: Hadamard transform, applied by the fast Walsh–Hadamard transform.
+_OUR_SCHEMES = ("srht",)
+
 
 def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
-    if scheme not in PRP_SCHEMES:
+    if scheme not in PRP_SCHEMES and scheme not in _OUR_SCHEMES:
         raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
     # Gaussian N(0, 1/d_in) and Achlioptas' ±sqrt(3/d_in) share the variance 1/d_in: every column
     # has expected squared norm 1. Orthogonal columns have norm exactly 1 (rows, if d_in < d_out).
@@ -93,6 +98,11 @@ class PRP(Layer):
         reading that matches the Gaussian variance); or Haar-random
         orthonormal columns (rows when ``d_in < d_out``, where orthonormal
         columns are impossible). In all three, columns have (expected) unit norm.
+        ``'srht'`` (ours, not the paper's): the subsampled randomized Hadamard
+        transform :class:`~rpnumpy.hadamard.SRHT`, entries :math:`\pm 1/\sqrt{d_{in}}`
+        and columns of norm exactly 1. Forward and backward apply it with the
+        fast Walsh–Hadamard transform; ``buffers["P"]`` still holds the dense
+        matrix, read-only (for :attr:`effective_weight`, inspection and model files).
     rng : None, int or Generator
         Seed of :math:`P` (pass an int for reproducible results).
     dtype : float32 or float64, default=float64
@@ -113,25 +123,30 @@ class PRP(Layer):
     ) -> None:
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
-        if scheme not in PRP_SCHEMES:
-            raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
+        if scheme not in PRP_SCHEMES and scheme not in _OUR_SCHEMES:
+            raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)} or 'srht', got {scheme!r}")
         super().__init__(check_dtype(dtype))
         self.scheme = scheme
         self.seed = seed_from(rng)
         self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
+        # What forward and backward multiply by: P itself, or the fast operator that equals it.
+        self._projection = self.buffers["P"]
+        if scheme == "srht":
+            self._projection = SRHT(self.d_in, self.d_out, self.seed, dtype=self.dtype)
+            self.buffers["P"].flags.writeable = False  # editing P would not change what the operator computes
         self._add_param("alpha", np.ones(self.d_in, dtype=self.dtype))
         self._add_param("w", np.ones(self.d_out, dtype=self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
     def _forward(self, x):
         p = self.params
-        y, z = _prp_forward(x, p["alpha"], self.buffers["P"], p["w"], p["b"])
+        y, z = _prp_forward(x, p["alpha"], self._projection, p["w"], p["b"])
         return y, (x, z)
 
     def _backward(self, dy, cache, input_grad):
         x, z = cache
         p = self.params
-        dx = _prp_backward(dy, x, z, p["alpha"], self.buffers["P"], p["w"], self.grads)
+        dx = _prp_backward(dy, x, z, p["alpha"], self._projection, p["w"], self.grads)
         return dx if input_grad else None
 
     @property
