@@ -58,6 +58,10 @@ factor :math:`\sqrt{d/k}` (:func:`jl_scale`, :func:`jl_projection_matrix`):
   subspace, whose mean is :math:`(k/d)\|x\|^2`.
 * ``orthogonal`` with :math:`d < k`: :math:`Q` with :math:`QQ^\top = I`, an
   isometry, :math:`\|xQ\| = \|x\|` exactly.
+* ``srht``: the subsampled randomized Hadamard transform (Ailon & Chazelle
+  2009; Tropp 2011), entries :math:`\pm 1/\sqrt{k}` after scaling by
+  :math:`\sqrt{d/k}`; :math:`\mathbb E\|xS\|^2 = \|x\|^2` over the coordinate
+  sampling, for any :math:`x` (:mod:`rpnumpy.hadamard`).
 
 Dasgupta & Gupta's proof is for the random-subspace projection (the
 ``orthogonal`` kind) and covers i.i.d. Gaussian entries with the same tail

@@ -105,7 +105,7 @@ def test_a_broken_backward_pass_in_rpnumpy_is_caught(tmp_path, monkeypatch, caps
     """Files computed correctly, then rpnumpy's PRP backward loses the factor alpha of dL/dx: exit status 1."""
     path = _file(tmp_path)
 
-    def without_alpha(dy, x, z, alpha, p, w, grads):
+    def without_alpha(dy, x, z, alpha, p, w, grads, input_grad=True):
         np.sum(dy, axis=0, out=grads["b"])
         np.einsum("nj,nj->j", dy, z, out=grads["w"])
         g_u = (dy * w) @ p.T

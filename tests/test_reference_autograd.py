@@ -36,7 +36,7 @@ def test_every_registered_layer_class_has_an_autograd_reference():
 def test_a_dropped_factor_in_a_backward_pass_is_caught(monkeypatch):
     """The comparison can fail: PRP's input gradient without its factor alpha is off by far more than 1e-10."""
 
-    def without_alpha(dy, x, z, alpha, p, w, grads):
+    def without_alpha(dy, x, z, alpha, p, w, grads, input_grad=True):
         np.sum(dy, axis=0, out=grads["b"])
         np.einsum("nj,nj->j", dy, z, out=grads["w"])
         g_u = (dy * w) @ p.T

@@ -53,12 +53,18 @@ def _prp_forward(x, alpha, p, w, b):
     return y, z
 
 
-def _prp_backward(dy, x, z, alpha, p, w, grads):
-    """Fill ``grads["alpha"|"w"|"b"]`` in place and return dL/dx. One matrix product: (dy * w) @ P^T."""
+def _prp_backward(dy, x, z, alpha, p, w, grads, input_grad=True):
+    """Fill ``grads["alpha"|"w"|"b"]`` in place and return dL/dx (None if not ``input_grad``).
+
+    One matrix product, (dy * w) @ P^T, which alpha's gradient needs anyway; without
+    ``input_grad`` only the final scaling by alpha is skipped.
+    """
     np.sum(dy, axis=0, out=grads["b"])
     np.einsum("nj,nj->j", dy, z, out=grads["w"])
     g_u = (dy * w) @ p.T
     np.einsum("ni,ni->i", g_u, x, out=grads["alpha"])
+    if not input_grad:
+        return None
     g_u *= alpha
     return g_u
 
@@ -146,8 +152,7 @@ class PRP(Layer):
     def _backward(self, dy, cache, input_grad):
         x, z = cache
         p = self.params
-        dx = _prp_backward(dy, x, z, p["alpha"], self._projection, p["w"], self.grads)
-        return dx if input_grad else None
+        return _prp_backward(dy, x, z, p["alpha"], self._projection, p["w"], self.grads, input_grad)
 
     @property
     def effective_weight(self) -> np.ndarray:
@@ -337,8 +342,7 @@ class PRPAutoencoder(Layer):
         d_h = _prp_backward(d_o, h, z_d, p["alpha_d"], self.decoder_matrix, p["w_d"], sub)
         d_s = d_h if self._gh is None else self._gh._backward(d_h, gh_cache, True)
         sub = {"alpha": g["alpha_e"], "w": g["w_e"], "b": g["b_e"]}
-        dx = _prp_backward(d_s, x, z_e, p["alpha_e"], self.buffers["P"], p["w_e"], sub)
-        return dx if input_grad else None
+        return _prp_backward(d_s, x, z_e, p["alpha_e"], self.buffers["P"], p["w_e"], sub, input_grad)
 
     def true_gradient_of_P(self, dy: np.ndarray) -> np.ndarray:
         r"""The sensitivity :math:`\partial L/\partial P` of the last forward pass, summed over both uses of P.
