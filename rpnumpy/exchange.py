@@ -80,7 +80,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +89,7 @@ import numpy as np
 
 from ._validation import check_positive_float
 from .gradcheck import relative_error
+from .io import write_npz_atomically
 from .layer_cases import LAYER_CASES, get_case  # also registers every layer class a file may name
 from .layers.base import Layer, Sequential, layer_from_config
 
@@ -206,16 +206,7 @@ def write_case(case: ExchangeCase, path: str | os.PathLike) -> Path:
     arrays.update({f"grad/{k}": v for k, v in case.grads.items()})
     arrays.update({f"buffer/{k}": v for k, v in case.buffers.items()})
     arrays.update({f"seed/{k}": np.array(s, dtype=np.int64) for k, s in case.seeds.items()})
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_npz_atomically(path, arrays)
 
 
 def _float64(contents: dict[str, np.ndarray], key: str, where: str) -> np.ndarray:

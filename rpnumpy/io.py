@@ -31,7 +31,7 @@ import numpy as np
 
 from .layers.base import Layer, layer_from_config
 
-__all__ = ["ModelFileError", "save_model", "load_model", "model_file_size"]
+__all__ = ["ModelFileError", "save_model", "load_model", "model_file_size", "write_npz_atomically"]
 
 FORMAT_NAME = "rpnumpy-model"
 FORMAT_VERSION = 1
@@ -71,6 +71,16 @@ def save_model(model: Layer, path: str | os.PathLike, *, store_buffers: bool = F
     arrays.update({f"param/{k}": v for k, v in model.params.items()})
     rebuildable = model.rebuildable_buffers
     arrays.update({f"buffer/{k}": v for k, v in model.buffers.items() if store_buffers or k not in rebuildable})
+    return write_npz_atomically(path, arrays)
+
+
+def write_npz_atomically(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` through a temporary file in the same folder.
+
+    The file appears complete or not at all: an error (or an interrupt) midway leaves no
+    half-written file and no temporary behind.
+    """
+    path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
