@@ -122,8 +122,17 @@ def _features_and_projections(z_plus: np.ndarray, G: np.ndarray, m: int, order: 
     features = np.empty((z_plus.shape[0], 1 + m * order), dtype=projections.dtype)
     features[:, 0] = 1
     for i in range(1, order + 1):
-        factors = projections[:, _order_slice(i, m)].reshape(-1, i, m)
-        np.prod(factors, axis=1, out=features[:, 1 + (i - 1) * m: 1 + i * m])
+        H = features[:, 1 + (i - 1) * m: 1 + i * m]
+        start = _block_offset(i, 1, m)
+        factors = [projections[:, start + j * m: start + (j + 1) * m] for j in range(i)]
+        # H_i = P_i1 ⊙ ... ⊙ P_ii, one element-wise product per factor written straight into F
+        # (np.prod over a reshaped axis would run as a strided reduction, several times slower).
+        if i == 1:
+            np.copyto(H, factors[0])
+        else:
+            np.multiply(factors[0], factors[1], out=H)
+            for P in factors[2:]:
+                H *= P
     return features, projections
 
 
