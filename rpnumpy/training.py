@@ -201,22 +201,32 @@ def fit(
     return history
 
 
-def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
-    """Run ``model.forward`` over ``x`` in batches and return the stacked outputs.
+def _inference(model: Any) -> Any:
+    """The model's inference function (:meth:`~rpnumpy.layers.Layer.inference_function`), else its ``forward``."""
+    build = getattr(model, "inference_function", None)
+    return build() if build is not None else model.forward
 
-    For a classifier the outputs are logits; ``predict(model, x).argmax(1)``
-    gives the class labels.
+
+def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+    """The model's outputs on ``x``, computed in batches and stacked.
+
+    Uses the model's :meth:`~rpnumpy.layers.Layer.inference_function`, built once per call: no
+    cache is kept (a pending ``backward`` is not disturbed), and layers that can fold their fixed
+    and trainable arrays into one weight do so. The outputs equal ``model.forward(x)`` up to
+    rounding. For a classifier they are logits; ``predict(model, x).argmax(1)`` gives the class
+    labels.
     """
     check_float_array(x, "x", dtype=model.dtype)
     batch_size = check_positive_int(batch_size, "batch_size")
-    outputs = [model.forward(x[lo : lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
+    run = _inference(model)
+    outputs = [run(x[lo : lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
     return np.concatenate(outputs, axis=0)
 
 
 def evaluate(
     model: Any, x: np.ndarray, y: np.ndarray, *, loss: Loss | None = None, batch_size: int = 1000
 ) -> dict[str, float]:
-    """Loss and (for classification) accuracy of ``model`` on ``(x, y)``.
+    """Loss and (for classification) accuracy of ``model`` on ``(x, y)``, computed like :func:`predict`.
 
     Parameters
     ----------
@@ -237,8 +247,9 @@ def evaluate(
         loss = SoftmaxCrossEntropy()
     batch_size = check_positive_int(batch_size, "batch_size")
     total, correct = 0.0, 0
+    run = _inference(model)
     for lo in range(0, x.shape[0], batch_size):
-        out = model.forward(x[lo : lo + batch_size])
+        out = run(x[lo : lo + batch_size])
         yb = y[lo : lo + batch_size]
         total += loss.forward(out, yb) * out.shape[0]
         if classify:

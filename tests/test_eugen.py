@@ -392,3 +392,22 @@ def test_validation_names_the_parameter(rng):
         estimator_variance(np.ones((2, 3)), np.ones((1, 4)), [0, 1], 4)
     with pytest.raises(ValueError, match="draws must be one of"):
         estimator_variance(np.ones((2, 3)), np.ones((1, 3)), [0, 1], 4, draws="qmc")
+
+
+def test_inference_function_reuses_its_buffers_without_aliasing_its_outputs():
+    rng = np.random.default_rng(3)
+    layer = EUGen(5, 3, m=4, order=3, rng=0)
+    layer.params["A"] += rng.standard_normal(layer.params["A"].shape)
+    x = rng.standard_normal((7, 5))
+    run = layer.inference_function()
+    first = run(x)
+    kept = first.copy()
+    smaller = run(x[:3])  # a new batch size: new buffers
+    again = run(x)
+    assert np.array_equal(first, kept)  # later calls never write into an earlier result
+    np.testing.assert_allclose(first, layer.forward(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(smaller, layer.forward(x[:3]), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(again, first)
+    # the function holds the parameters of the moment it was built
+    layer.params["A"] *= 2
+    np.testing.assert_array_equal(run(x), first)

@@ -3,8 +3,9 @@
 For each case: shapes (and that samples are processed independently), dtype preservation
 (float32 in, float32 out, and the float32 layer computing the float64 layer's function to float32
 precision), the gradient check in float64, determinism under a seed, no gradient and no update for
-buffers, the backward contract (overwrite, same arrays, ``input_grad=False``) and the save/load round
-trip. The number of layers and cases covered is printed at the end of the test run.
+buffers, the backward contract (overwrite, same arrays, ``input_grad=False``), the inference function
+(equal to ``forward``, cache untouched) and the save/load round trip. The number of layers and cases
+covered is printed at the end of the test run.
 """
 
 from __future__ import annotations
@@ -150,6 +151,29 @@ def test_backward_contract(case):
     assert all(layer.grads[k] is arrays[k] for k in arrays)
     with pytest.raises(NotImplementedError, match=r"computes no input gradient"):
         layer.backward(dy)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_inference_function_matches_forward_and_keeps_the_cache(case, dtype):
+    layer, x, dy = case.sample(SEED, dtype=dtype)
+    rng = np.random.default_rng(SEED)
+    for value in layer.params.values():  # away from the initial values, so that folding is exercised
+        value *= 1 + 0.1 * rng.standard_normal(value.shape).astype(dtype)
+        value += 0.01 * rng.standard_normal(value.shape).astype(dtype)
+    x_other = x[::-1].copy()
+    expected_other = layer.forward(x_other)
+    _, expected_dx, expected_grads = _run(layer, x, dy, case.input_grad)
+
+    layer.forward(x)  # the cache backward will use
+    run = layer.inference_function()
+    out = run(x_other)
+    assert out.dtype == expected_other.dtype and out.shape == expected_other.shape
+    assert relative_error(out, expected_other) < (FLOAT32_TOL if dtype == np.float32 else 1e-12)
+    # backward still differentiates the last forward, not the inference call
+    dx = layer.backward(dy, input_grad=case.input_grad)
+    assert (dx is None) == (expected_dx is None) and (dx is None or np.array_equal(dx, expected_dx))
+    assert _arrays_equal({k: g.copy() for k, g in layer.grads.items()}, expected_grads)
 
 
 @pytest.mark.parametrize("store_buffers", [False, True])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rpnumpy.chapters.foundations import MLP_BATCH, MLP_EPOCHS, MLP_LR, mnist_mlp
-from rpnumpy.layers import Dense, Layer, ReLU, Sequential
+from rpnumpy.layers import PRP, Dense, EUGen, HalfLayer, Layer, ReLU, Sequential
 from rpnumpy.losses import MeanSquaredError, SoftmaxCrossEntropy
 from rpnumpy.optim import SGD, Adam
 from rpnumpy.training import TrainingDivergedError, evaluate, fit, predict
@@ -72,6 +72,20 @@ def test_learns_blobs_and_is_deterministic(rng):
     logits = predict(m1, x, batch_size=37)
     assert scores["accuracy"] == pytest.approx(np.mean(logits.argmax(1) == y))
     assert scores["accuracy"] == pytest.approx(h1.test_accuracy[-1])
+
+
+def test_predict_uses_the_inference_functions_and_leaves_training_state_alone(rng):
+    model = Sequential(PRP(6, 9, rng=0), ReLU(), HalfLayer(9, 7, rng=1), EUGen(7, 4, m=5, order=3, rng=2))
+    for value in model.params.values():  # trained-looking parameters, so that folding matters
+        value += 0.3 * rng.standard_normal(value.shape)
+    x = rng.standard_normal((23, 6))
+    y = rng.integers(0, 4, 23)
+    expected = model.forward(x)
+    model.forward(x[:5])  # a pending forward: predict must not replace its cache
+    logits = predict(model, x, batch_size=10)  # batches of 10, 10 and 3
+    np.testing.assert_allclose(logits, expected, rtol=1e-12, atol=1e-12)
+    assert model.layers[0]._cache[0].shape[0] == 5
+    assert evaluate(model, x, y)["accuracy"] == pytest.approx(np.mean(expected.argmax(1) == y))
 
 
 def test_regression_with_mse_records_no_accuracy(rng):

@@ -30,6 +30,7 @@ Rules every layer keeps
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -97,6 +98,31 @@ class Layer:
         self._check_input(x)
         y, self._cache = self._forward(x)
         return y
+
+    def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        r"""A function ``f(x)`` computing this layer's output for inference, with no cache kept.
+
+        ``f(x)`` equals ``forward(x)`` up to floating-point rounding but never touches the cache
+        (a ``backward`` after it still uses the last ``forward``), and it may take a faster route
+        prepared once when the function is built: a layer whose fixed random matrix and trainable
+        vectors combine into one weight folds them (:class:`~rpnumpy.layers.PRP`:
+        :math:`W_{eff} = P \odot \alpha w^\top`; :class:`~rpnumpy.layers.HalfLayer`:
+        :math:`R \odot u`), so that a batch costs one matrix product and a bias. The function
+        holds the parameters of the moment it was built: build it again after training changes
+        them. :func:`rpnumpy.training.predict` and :func:`~rpnumpy.training.evaluate` build it
+        once per call.
+
+        Returns
+        -------
+        callable
+            ``f(x) -> y``, checking ``x`` as ``forward`` does.
+        """
+
+        def run(x: np.ndarray) -> np.ndarray:
+            self._check_input(x)
+            return self._forward(x)[0]
+
+        return run
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``dy = dL/dy``: fill ``grads`` and return ``dL/dx``.
@@ -278,6 +304,16 @@ class Sequential(Layer):
         for layer in self.layers:
             x = layer.forward(x)
         return x
+
+    def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        steps = [layer.inference_function() for layer in self.layers]
+
+        def run(x: np.ndarray) -> np.ndarray:
+            for step in steps:
+                x = step(x)
+            return x
+
+        return run
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         last = len(self.layers) - 1

@@ -528,6 +528,53 @@ class EUGen(Layer):
         u = self.augment_weights(w, b, c).astype(np.float64)
         return estimator_variance(u, self.augment(x).astype(np.float64), a, self.m, draws=self.draws)
 
+    def inference_function(self):
+        r"""Inference with no cache: each :math:`H_i` is formed in place, and the buffers are reused.
+
+        :math:`X_+ G` is written once into a buffer :math:`B = [1, P_{11}, P_{21}, P_{22}, \dots]`
+        (the blocks in storage order), and each :math:`H_i` is multiplied in place into the
+        columns of its first factor :math:`P_{i1}`. For order :math:`k \le 2`,
+        :math:`F = [1, H_1, H_2]` is then the first :math:`1 + mk` columns of :math:`B`, read by
+        one matrix product; higher orders add one product per order. :math:`X_+` and :math:`B`
+        are allocated once per batch size and reused, so the function must not be called from
+        several threads at once. See :meth:`Layer.inference_function`.
+        """
+        m, k, d, dtype = self.m, self.order, self.d_in, self.dtype
+        G = self.G.copy() if self.train_G else self.G
+        A = self.params["A"].copy()
+        b = self.params["b"].copy() if self.bias else None
+        first = [1 + _block_offset(i, 1, m) for i in range(1, k + 1)]  # column of H_i (its P_i1) in B
+        n_direct = 1 + min(k, 2) * m  # [1, H_1, H_2] are adjacent in B
+        scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+        def run(x: np.ndarray) -> np.ndarray:
+            self._check_input(x)
+            n = x.shape[0]
+            if n not in scratch:
+                scratch.clear()
+                x_plus = np.empty((n, self.width_plus), dtype=dtype)
+                x_plus[:, d] = 1
+                B = np.empty((n, 1 + G.shape[1]), dtype=dtype)
+                B[:, 0] = 1
+                scratch[n] = x_plus, B
+            x_plus, B = scratch[n]
+            x_plus[:, :d] = x
+            if self.norm_term:
+                x_plus[:, d + 1] = np.sqrt(np.einsum("ij,ij->i", x, x))
+            np.matmul(x_plus, G, out=B[:, 1:])
+            for i in range(2, k + 1):
+                H = B[:, first[i - 1]: first[i - 1] + m]
+                for j in range(1, i):
+                    H *= B[:, first[i - 1] + j * m: first[i - 1] + (j + 1) * m]
+            y = B[:, :n_direct] @ A[:n_direct]
+            for i in range(3, k + 1):
+                y += B[:, first[i - 1]: first[i - 1] + m] @ A[1 + (i - 1) * m: 1 + i * m]
+            if b is not None:
+                y += b
+            return y
+
+        return run
+
     # -- the layer contract ---------------------------------------------------
     def _forward(self, x):
         x_plus = self.augment(x)

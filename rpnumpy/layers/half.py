@@ -273,6 +273,26 @@ class HalfLayer(Layer):
             return None
         return (delta * self.params["u"]) @ self._projection.T
 
+    def inference_function(self):
+        r"""Inference as :math:`z = g(x (R \odot u) + u_0)`, with the column-scaled :math:`R \odot u` formed once.
+
+        One matrix product per batch, without the pass that multiplies :math:`xR` by :math:`u`.
+        The SRHT scheme keeps its fast transform. See :meth:`Layer.inference_function`.
+        """
+        if self.scheme == "srht":
+            return super().inference_function()
+        weight = self._projection * self.params["u"]
+        bias = self.params["u0"].copy()
+        activation = None if self._g is None else self._g.inference_function()
+
+        def run(x: np.ndarray) -> np.ndarray:
+            self._check_input(x)
+            s = x @ weight
+            s += bias
+            return s if activation is None else activation(s)
+
+        return run
+
     def standardize(self, x: np.ndarray) -> HalfLayer:
         r"""Data-dependent start: :math:`u_h = 1/\sigma(a_h)`, :math:`u_{h0} = -\bar a_h/\sigma(a_h)`.
 

@@ -159,6 +159,25 @@ class PRP(Layer):
         r""":math:`W_{eff} = P \odot (\alpha w^\top)`, so that :math:`y = x W_{eff} + b`."""
         return self.buffers["P"] * np.outer(self.params["alpha"], self.params["w"])
 
+    def inference_function(self):
+        r"""Inference as :math:`y = x W_{eff} + b`, with :math:`W_{eff}` formed once.
+
+        One matrix product and a bias per batch instead of the three element-wise passes of
+        :math:`(P^\top(x \odot \alpha)) \odot w + b`. The SRHT scheme keeps its fast transform
+        (folding would make it a dense product). See :meth:`Layer.inference_function`.
+        """
+        if self.scheme == "srht":
+            return super().inference_function()
+        weight, bias = self.effective_weight, self.params["b"].copy()
+
+        def run(x: np.ndarray) -> np.ndarray:
+            self._check_input(x)
+            y = x @ weight
+            y += bias
+            return y
+
+        return run
+
     def get_config(self) -> dict[str, Any]:
         return {"d_in": self.d_in, "d_out": self.d_out, "scheme": self.scheme, "rng": self.seed,
                 **super().get_config()}
