@@ -36,10 +36,12 @@ test: lint
 	RPNUMPY_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
 
 # make bench: every model against PyTorch (one process each), matmul peak, memory, model files, SRHT crossover;
-# writes benchmarks/RESULTS.md and benchmarks/results_suite.json (about 10 minutes on 2 quiet cores).
+# writes benchmarks/RESULTS.md and benchmarks/results_suite.json (about 10 minutes on 2 quiet cores). The
+# closed-form races come from a full SNNK chapter run (`python -m rpnumpy reproduce snnk`) if one is in reports/.
 bench:
 	$(MAKE) install EXTRAS=test,notebooks,torch
-	$(BIN)/python benchmarks/bench_suite.py --out benchmarks/RESULTS.md --json benchmarks/results_suite.json
+	$(BIN)/python benchmarks/bench_suite.py --out benchmarks/RESULTS.md --json benchmarks/results_suite.json \
+	  $(addprefix --closed-form ,$(firstword $(wildcard reports/snnk/results_snnk.json reports/demo/results_snnk.json)))
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -16,7 +16,9 @@ Steps, in this order:
    fresh process (:mod:`bench_memory`);
 4. model file sizes with seeds against stored matrices (``rpnumpy.io.model_file_size``);
 5. the SRHT against a dense Gaussian projection, d = 64 ... 16384, k = 64, 256, 1024 (:mod:`bench_srht`);
-6. the peak again (the machine's speed drifts; the higher of the two is used).
+6. the peak again (the machine's speed drifts; the higher of the two is used);
+7. with ``--closed-form results_snnk.json``, the closed-form-against-Adam races of a full SNNK
+   chapter run (:func:`closed_form_results`; timed by that chapter, not here).
 
 Everything goes to a JSON file and to ``RESULTS.md`` (machine, date, tables,
 profiles, and the hand-written interpretation in ``benchmarks/analysis.md``
@@ -55,7 +57,7 @@ import bench_srht  # noqa: E402
 
 from rpnumpy.io import model_file_size  # noqa: E402
 
-__all__ = ["TARGETS", "file_sizes", "main", "run_suite", "summary_table", "write_results_md"]
+__all__ = ["TARGETS", "closed_form_results", "file_sizes", "main", "run_suite", "summary_table", "write_results_md"]
 
 #: The issue's targets: rpnumpy/PyTorch ratios (at most) and the Dense MLP's share of the matmul peak (at least).
 TARGETS = {"train_ratio": 0.8, "inference_ratio": 1.0, "mlp_peak_fraction": 0.5}
@@ -63,11 +65,56 @@ TARGETS = {"train_ratio": 0.8, "inference_ratio": 1.0, "mlp_peak_fraction": 0.5}
 NOISY = 0.10
 #: Spread of a framework's training times (max/min - 1) above which a model is re-run.
 SPREAD = 0.25
-#: The closed-form-against-SGD ratio comes from another experiment (the SNNK chapter); left for the lead to fill.
-CLOSED_FORM_PLACEHOLDER = (
-    "| fully bundled SNNK network, closed form vs Adam to the same test loss | **TO BE FILLED** "
-    "(from `rpnumpy/chapters/snnk.py`, `results_snnk.json`; not measured by this suite) |"
-)
+#: Where ``make bench`` looks for the SNNK chapter's races (closed form against Adam), newest run first.
+CLOSED_FORM_SOURCES = ("reports/snnk/results_snnk.json", "reports/demo/results_snnk.json")
+_RACE_KEYS = ("n_train", "n_features", "closed_seconds", "closed_test_mse", "closed_test_accuracy", "adam_lr",
+              "adam_reached", "adam_seconds", "adam_best_test_mse", "time_ratio")
+
+
+def closed_form_results(path: Path) -> dict[str, Any]:
+    """The closed-form-against-Adam races of a full SNNK chapter run, as RESULTS.md shows them.
+
+    ``path`` is the ``results_snnk.json`` written by ``python -m rpnumpy reproduce snnk`` (or by
+    ``make demo``). The races are timed there, not by this suite, because they belong to the SNNK
+    experiment (same models, data and penalty grid). A quick run's file is refused: its data subsets
+    make the times meaningless.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"closed-form results {path} cannot be read as JSON: {exc}") from exc
+    races = data.get("race") if isinstance(data, dict) else None
+    if not isinstance(races, dict) or not races:
+        raise ValueError(f"{path} holds no 'race' results: pass the results_snnk.json written by "
+                         "`python -m rpnumpy reproduce snnk`")
+    if data.get("quick"):
+        raise ValueError(f"{path} comes from a quick run (--quick), whose times mean nothing: run the chapter in full")
+    written = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+    return {"source": str(path), "seed": data.get("seed"), "written_utc": written.isoformat(timespec="seconds"),
+            "races": {name: {k: race[k] for k in _RACE_KEYS if k in race} for name, race in races.items()}}
+
+
+def _closed_form_lines(closed_form: dict[str, Any] | None) -> list[str]:
+    lines = ["## Closed form against back-propagation", ""]
+    if closed_form is None:
+        return lines + ["Not in this run: pass `--closed-form reports/snnk/results_snnk.json` after "
+                        "`python -m rpnumpy reproduce snnk` (`make bench` does when that file exists).", ""]
+    lines += [f"Fully bundled SNNK networks (README, \"SNNK layers and bundling\"): the closed form (features, ZᵀZ "
+              "and ZᵀY in one streaming pass, the penalty chosen on held-out training rows, a solve) against Adam "
+              "training the same model's head, until Adam's test MSE first reaches the closed form's; where it never "
+              "does within its budget, Adam's time to its own best. Timed by the SNNK chapter "
+              f"(`{closed_form['source']}`, seed {closed_form['seed']}, written {closed_form['written_utc']}), "
+              "not by this suite.", "",
+              "| task | rows | D | closed form | its test MSE | Adam | Adam's best test MSE | Adam / closed form |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, race in closed_form["races"].items():
+        adam = _ms(race["adam_seconds"]) + ("" if race["adam_reached"] else " (its best; never reached)")
+        accuracy = race.get("closed_test_accuracy")
+        closed_mse = f"{race['closed_test_mse']:.4f}" + ("" if accuracy is None else f" ({accuracy:.2%})")
+        lines.append(f"| {name} | {race['n_train']:,} | {race['n_features']} | {_ms(race['closed_seconds'])} "
+                     f"| {closed_mse} | {adam} | {race['adam_best_test_mse']:.4f} | {race['time_ratio']:.1f}x |")
+    return lines + [""]
 
 
 def _load1() -> float | None:
@@ -294,11 +341,12 @@ def _targets(results: dict[str, Any]) -> list[str]:
         for key, limit in (("train", TARGETS["train_ratio"]), ("inference", TARGETS["inference_ratio"])):
             value = ratio[key]
             verdict = "n/a" if value is None else ("met" if value <= limit else "**missed**")
-            lines.append(f"- {name}: {key} ratio {_ratio(value)} (target <= {limit}): {verdict}")
+            shown = "n/a" if value is None else f"{value:.3f}"  # three digits: 0.795 and 1.001 fall on either side
+            lines.append(f"- {name}: {key} ratio {shown} (target <= {limit}): {verdict}")
     if "mlp" in results["comparisons"]:
         frac = results["comparisons"]["mlp"]["results"]["peak_fraction"]["rpnumpy"]
         verdict = "met" if frac >= TARGETS["mlp_peak_fraction"] else "**missed**"
-        lines.append(f"- mlp: training at {_pct(frac)} of the matmul peak (target >= 50%): {verdict}")
+        lines.append(f"- mlp: training at {frac:.1%} of the matmul peak (target >= 50%): {verdict}")
     return lines
 
 
@@ -422,8 +470,7 @@ def write_results_md(results: dict[str, Any], path: Path, *, analysis: Path | No
                          f"| {row['srht_forward'] / row['dense_forward']:.2f} | {_ms(row['dense_backward'])} "
                          f"| {_ms(row['srht_backward'])} | {row['srht_backward'] / row['dense_backward']:.2f} |")
         lines.append("")
-    lines += ["## Closed form against back-propagation", "",
-              "| experiment | time ratio |", "| --- | --- |", CLOSED_FORM_PLACEHOLDER, ""]
+    lines += _closed_form_lines(results.get("closed_form"))
     if analysis is not None and analysis.exists():
         lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     text = "\n".join(lines)
@@ -447,9 +494,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="hand-written interpretation appended to RESULTS.md if it exists")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
                         help="measure nothing: render RESULTS.md again from a results JSON written before")
+    parser.add_argument("--closed-form", type=Path, default=None, metavar="JSON",
+                        help="results_snnk.json of a full `python -m rpnumpy reproduce snnk` run: its closed-form "
+                             "races go into RESULTS.md")
     args = parser.parse_args(argv)
+    closed_form = closed_form_results(args.closed_form) if args.closed_form is not None else None
     if args.render is not None:
         results = json.loads(args.render.read_text(encoding="utf-8"))
+        if closed_form is not None:
+            results["closed_form"] = closed_form
         write_results_md(results, args.out, analysis=args.analysis)
         print(f"wrote {args.out} from {args.render}")
         return 0
@@ -460,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_suite(args.models, repeats=args.repeats, quick=args.quick, max_busy=args.max_busy,
                         wait=args.wait, retries=args.retries, threads=args.threads, srht_dims=srht_dims,
                         srht_ks=srht_ks)
+    results["closed_form"] = closed_form
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     text = write_results_md(results, args.out, analysis=args.analysis)
     print("\n".join(summary_table(results)))

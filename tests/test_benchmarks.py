@@ -260,7 +260,7 @@ def test_suite_quick_run_writes_results_markdown(tmp_path):
     results = suite.run_suite(["mlp"], repeats=1, quick=True, retries=0, srht_dims=(64,), srht_ks=(16,),
                               log=lambda _msg: None)
     text = suite.write_results_md(results, tmp_path / "RESULTS.md")
-    assert "Quick run on synthetic data" in text and "TO BE FILLED" in text
+    assert "Quick run on synthetic data" in text and "Not in this run: pass `--closed-form" in text
     assert "## Machine" in text and "float32 matmul peak" in text
     table = suite.summary_table(results)
     assert len(table) == 2 + 1 + len(results["extra_comparisons"]) and table[2].startswith("| MLP 784-256-10")
@@ -268,3 +268,34 @@ def test_suite_quick_run_writes_results_markdown(tmp_path):
     assert report["peak_fraction"]["rpnumpy"] > 0 and report["matmul_flops"]["train_epoch"] > 0
     assert set(results["memory"]["mlp"]) <= {"rpnumpy", "torch"} and results["file_sizes"]["mlp"]["seeds_bytes"] > 0
     json.dumps(results)
+
+
+def _race(ratio, reached):
+    return {"n_train": 20000, "n_features": 256, "closed_seconds": 0.05, "closed_test_mse": 0.0318,
+            "adam_lr": 0.01, "adam_reached": reached, "adam_seconds": 0.05 * ratio, "adam_best_test_mse": 0.0322,
+            "time_ratio": ratio, "runs": {"0.01": {"seconds": [0.1]}}}
+
+
+def test_closed_form_races_are_read_from_a_full_snnk_run_and_rendered(tmp_path):
+    suite = _load("bench_suite")
+    path = tmp_path / "results_snnk.json"
+    path.write_text(json.dumps({"quick": False, "seed": 0,
+                                "race": {"teacher-256": _race(20.4, False), "mnist-2048": _race(0.8, True)}}))
+    closed = suite.closed_form_results(path)
+    assert set(closed["races"]) == {"teacher-256", "mnist-2048"}
+    assert "runs" not in closed["races"]["teacher-256"]  # the curves stay in the chapter's file
+    lines = suite._closed_form_lines(closed)
+    teacher = next(line for line in lines if line.startswith("| teacher-256 | 20,000 | 256 |"))
+    assert "never reached" in teacher and teacher.endswith("| 20.4x |")
+    assert any(line.startswith("| mnist-2048 |") and "never reached" not in line and "0.8x" in line for line in lines)
+    json.dumps(closed)
+
+    path.write_text(json.dumps({"quick": True, "seed": 0, "race": {"teacher-256": _race(3.0, True)}}))
+    with pytest.raises(ValueError, match="quick run"):
+        suite.closed_form_results(path)
+    path.write_text(json.dumps({"quick": False, "kernel": {}}))
+    with pytest.raises(ValueError, match="no 'race' results"):
+        suite.closed_form_results(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot be read as JSON"):
+        suite.closed_form_results(path)

@@ -45,6 +45,7 @@ paper's :math:`A^\top` (shape ``(1 + m k, d_out)``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -528,7 +529,7 @@ class EUGen(Layer):
         u = self.augment_weights(w, b, c).astype(np.float64)
         return estimator_variance(u, self.augment(x).astype(np.float64), a, self.m, draws=self.draws)
 
-    def inference_function(self):
+    def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""Inference with no cache: each :math:`H_i` is formed in place, and the buffers are reused.
 
         :math:`X_+ G` is written once into a buffer :math:`B = [1, P_{11}, P_{21}, P_{22}, \dots]`

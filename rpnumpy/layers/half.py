@@ -50,6 +50,7 @@ model files, and read-only), but no product with it is computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -273,7 +274,7 @@ class HalfLayer(Layer):
             return None
         return (delta * self.params["u"]) @ self._projection.T
 
-    def inference_function(self):
+    def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""Inference as :math:`z = g(x (R \odot u) + u_0)`, with the column-scaled :math:`R \odot u` formed once.
 
         One matrix product per batch, without the pass that multiplies :math:`xR` by :math:`u`.

@@ -18,6 +18,7 @@ gives :math:`Y = ((X \odot \alpha) P) \odot w + b`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -159,7 +160,7 @@ class PRP(Layer):
         r""":math:`W_{eff} = P \odot (\alpha w^\top)`, so that :math:`y = x W_{eff} + b`."""
         return self.buffers["P"] * np.outer(self.params["alpha"], self.params["w"])
 
-    def inference_function(self):
+    def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""Inference as :math:`y = x W_{eff} + b`, with :math:`W_{eff}` formed once.
 
         One matrix product and a bias per batch instead of the three element-wise passes of
