@@ -84,6 +84,7 @@ from .layers import (
     Layer,
     LowRank,
     MaxPool2D,
+    PolynomialActivation,
     PRPAutoencoder,
     ReLU,
     Reshape,
@@ -91,7 +92,6 @@ from .layers import (
 )
 from .layers import half as _half_module
 from .layers import prp as _prp_module
-from .transfer import PolynomialActivation
 
 __all__ = [
     "INPUT_KINDS",

@@ -91,7 +91,7 @@ from ._validation import (
 )
 from .closed_form import RidgeAccumulator, ridge_l2_from_trace
 from .features import FEATURE_MAPS
-from .layers import ACTIVATIONS, Dense, Layer, LowRank, Sequential
+from .layers import ACTIVATIONS, Dense, Layer, LowRank, PolynomialActivation, Sequential
 from .layers.eugen import EUGEN_DRAWS, EUGen
 from .layers.snnk import SNNK
 from .polyfit import POLYFIT_METHODS, fit_polynomial, interval_from_preactivations
@@ -112,57 +112,6 @@ __all__ = [
 
 #: Default rows per mini-batch when features are accumulated.
 BATCH_SIZE = 2048
-
-
-# -- a polynomial activation: the teacher EUGen can represent exactly --------------------------------
-class PolynomialActivation(Layer):
-    r"""Element-wise polynomial :math:`y = p(x) = \sum_{i=0}^{k} a_i x^i`.
-
-    The activation for which Theorem 3.1 is exact, so a teacher built with it is one an EUGen
-    student of order :math:`\ge k` can reproduce (up to the random features' span).
-    Backward: :math:`\partial L/\partial x = \delta \odot p'(x)`,
-    :math:`p'(x) = \sum_{i\ge1} i\,a_i x^{i-1}`. Both are evaluated by Horner's scheme in the
-    input's dtype (float32 stays float32).
-
-    Parameters
-    ----------
-    coefficients : sequence of float
-        :math:`a_0, \dots, a_k` (power basis, lowest degree first), finite.
-    """
-
-    input_ndim = None
-
-    def __init__(self, coefficients: Any) -> None:
-        super().__init__()
-        a = np.asarray(coefficients, dtype=np.float64)
-        if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
-            raise ValueError(f"coefficients must be a non-empty 1-D sequence of finite numbers, got {coefficients!r}")
-        self.coefficients = a
-
-    @staticmethod
-    def _horner(coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
-        y = np.full_like(x, coefficients[-1])
-        for a in coefficients[-2::-1]:
-            y *= x
-            y += a
-        return y
-
-    def _forward(self, x):
-        return self._horner(self.coefficients, x), x
-
-    def _backward(self, dy, x, input_grad):
-        if not input_grad:
-            return None
-        a = self.coefficients
-        slope = self._horner(a[1:] * np.arange(1, a.size), x) if a.size > 1 else np.zeros_like(x)
-        return dy * slope
-
-    def __call__(self, s: np.ndarray) -> np.ndarray:
-        """:math:`p(s)` in float64, keeping no cache: usable as ``f`` in :func:`~rpnumpy.polyfit.fit_polynomial`."""
-        return self._horner(self.coefficients, np.asarray(s, dtype=np.float64))
-
-    def get_config(self) -> dict[str, Any]:
-        return {"coefficients": self.coefficients.tolist()}
 
 
 _ACTIVATION_TYPES = (*ACTIVATIONS.values(), PolynomialActivation)

@@ -1,6 +1,6 @@
 """Layers: the contract (:class:`Layer`, :class:`Sequential`) and every layer built on it."""
 
-from .activations import ACTIVATIONS, GELU, Cos, ReLU, Sigmoid, Sin, Tanh
+from .activations import ACTIVATIONS, GELU, Cos, PolynomialActivation, ReLU, Sigmoid, Sin, Tanh
 from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
 from .conv import Conv2D, MaxPool2D
 from .core import Dense, Flatten, Reshape
@@ -26,6 +26,7 @@ __all__ = [
     "PRP",
     "PRPAutoencoder",
     "PRP_SCHEMES",
+    "PolynomialActivation",
     "MaxPool2D",
     "ReLU",
     "SNNK",

@@ -2,20 +2,21 @@ r"""Element-wise activations, :math:`y = g(x)` and :math:`\partial L/\partial x 
 
 Each activation caches the cheapest thing its derivative needs: the output
 when :math:`g'` is a function of :math:`y` (sigmoid, tanh, ReLU), the input
-otherwise (sin, cos, GELU). They accept float32 or float64 and return the same
+otherwise (sin, cos, GELU, polynomials). They accept float32 or float64 and return the same
 dtype.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from .base import Layer
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "ACTIVATIONS"]
+__all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "PolynomialActivation", "ACTIVATIONS"]
 
 
 class _Elementwise(Layer):
@@ -105,6 +106,56 @@ class GELU(_Elementwise):
         x, cdf = cache
         pdf = np.exp(-0.5 * x * x) * self._INV_SQRT_2PI
         return dy * (cdf + x * pdf)
+
+
+class PolynomialActivation(_Elementwise):
+    r"""Element-wise polynomial :math:`y = p(x) = \sum_{i=0}^{k} a_i x^i`.
+
+    The activation for which Theorem 3.1 of the EUGen paper (Kim et al., NeurIPS 2025) is exact,
+    so a teacher built with it is one an :class:`~rpnumpy.layers.EUGen` student of order
+    :math:`\ge k` can reproduce (up to the random features' span). It takes its coefficients as
+    an argument, so it is not in :data:`ACTIVATIONS`.
+    Backward: :math:`\partial L/\partial x = \delta \odot p'(x)`,
+    :math:`p'(x) = \sum_{i\ge1} i\,a_i x^{i-1}`. Both are evaluated by Horner's scheme in the
+    input's dtype (float32 stays float32).
+
+    Parameters
+    ----------
+    coefficients : sequence of float
+        :math:`a_0, \dots, a_k` (power basis, lowest degree first), finite.
+    """
+
+    def __init__(self, coefficients: Any) -> None:
+        super().__init__()
+        a = np.asarray(coefficients, dtype=np.float64)
+        if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+            raise ValueError(f"coefficients must be a non-empty 1-D sequence of finite numbers, got {coefficients!r}")
+        self.coefficients = a
+
+    @staticmethod
+    def _horner(coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
+        y = np.full_like(x, coefficients[-1])
+        for a in coefficients[-2::-1]:
+            y *= x
+            y += a
+        return y
+
+    def _forward(self, x):
+        return self._horner(self.coefficients, x), x
+
+    def _backward(self, dy, x, input_grad):
+        if not input_grad:
+            return None
+        a = self.coefficients
+        slope = self._horner(a[1:] * np.arange(1, a.size), x) if a.size > 1 else np.zeros_like(x)
+        return dy * slope
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        """:math:`p(s)` in float64, keeping no cache: usable as ``f`` in :func:`~rpnumpy.polyfit.fit_polynomial`."""
+        return self._horner(self.coefficients, np.asarray(s, dtype=np.float64))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"coefficients": self.coefficients.tolist()}
 
 
 #: Activation classes by lower-case name, for configurations and the CLI.
