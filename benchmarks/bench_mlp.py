@@ -85,7 +85,7 @@ except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import rpnumpy
 
-from rpnumpy.layers import PRP, Dense, HalfLayer, ReLU, Sequential
+from rpnumpy.layers import PRP, SNNK, Dense, EUGen, HalfLayer, ReLU, Sequential
 from rpnumpy.losses import SoftmaxCrossEntropy
 from rpnumpy.optim import Adam
 from rpnumpy.training import evaluate, fit, predict
@@ -94,16 +94,6 @@ try:
     import torch
 except ImportError:
     torch = None
-
-# SNNK and EUGen are timed when the library has them.
-try:
-    from rpnumpy.layers.snnk import SNNK
-except ImportError:
-    SNNK = None
-try:
-    from rpnumpy.layers.eugen import EUGen
-except ImportError:
-    EUGen = None
 
 __all__ = [
     "ARCHITECTURE",
@@ -114,6 +104,7 @@ __all__ = [
     "load_data",
     "machine_info",
     "main",
+    "peak_fractions",
     "run_benchmark",
     "synthetic_data",
     "time_rpnumpy_epoch",
@@ -392,16 +383,14 @@ class ModelSpec(NamedTuple):
     lr: float = LEARNING_RATE
 
 
-#: The models this script can time, by ``--model`` name. SNNK and EUGen appear when their layers exist.
+#: The models this script can time, by ``--model`` name.
 MODELS = {
     "mlp": ModelSpec("MLP 784-256-10 (ReLU)"),
     "half": ModelSpec("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)"),
     "prp": ModelSpec("PRP 784-512-256-10 (Gaussian P, ReLU)", PRP_LEARNING_RATE),
+    "snnk": ModelSpec(f"SNNK(784->256, ReLU tower, m={SNNK_M}) + Dense(256->10)"),
+    "eugen": ModelSpec(f"EUGen(784->256, order {EUGEN_ORDER}, m={EUGEN_M}) + ReLU + Dense(256->10)"),
 }
-if SNNK is not None:
-    MODELS["snnk"] = ModelSpec(f"SNNK(784->256, ReLU tower, m={SNNK_M}) + Dense(256->10)")
-if EUGen is not None:
-    MODELS["eugen"] = ModelSpec(f"EUGen(784->256, order {EUGEN_ORDER}, m={EUGEN_M}) + ReLU + Dense(256->10)")
 
 
 def _check_model(model: str) -> None:
@@ -456,12 +445,12 @@ def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
         # PRP: (x alpha) P; backward (dy w) P^T, needed for alpha's gradient even in the first layer.
         backward = {Dense: 1 + (not first), HalfLayer: int(not first), PRP: 1}[type(layer)]
         return 2 * layer.d_in * layer.d_out * (1 + (backward if train else 0))
-    if SNNK is not None and isinstance(layer, SNNK):
+    if isinstance(layer, SNNK):
         projection = 2 * layer.d_in * layer.m  # S = x G
         readout = 2 * layer.n_features * layer.d_out  # Phi V
         backward = readout + ((readout + projection) if not first else 0)  # dV; dPhi = dy V^T and dS G^T
         return projection + readout + (backward if train else 0)
-    if EUGen is not None and isinstance(layer, EUGen):
+    if isinstance(layer, EUGen):
         projection = 2 * layer.width_plus * layer.m * layer.n_blocks  # x+ G
         readout = 2 * layer.n_features * layer.d_out  # F A
         backward = readout  # dA = F^T dy
@@ -480,6 +469,29 @@ def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
 def model_matmul_flops(model: Sequential, *, train: bool = True) -> int:
     """Matrix-product FLOPs per input row of the whole model (see :func:`layer_matmul_flops`)."""
     return sum(layer_matmul_flops(layer, first=(i == 0), train=train) for i, layer in enumerate(model.layers))
+
+
+def peak_fractions(results: dict[str, Any], peak_gflops: float | None) -> dict[str, float | None]:
+    """Share of the float32 matmul peak that each framework's median training epoch reaches.
+
+    Parameters
+    ----------
+    results : dict
+        A :func:`run_benchmark` result (``matmul_flops`` and, per framework, ``train_seconds``).
+    peak_gflops : float or None
+        The peak in GFLOP/s; None when it is unknown.
+
+    Returns
+    -------
+    dict
+        ``{"rpnumpy": share, "torch": share}``: matrix-product FLOPs of a training epoch over its median
+        time, divided by the peak; None without a peak or for a framework that did not run.
+    """
+    return {
+        name: None if peak_gflops is None or results.get(name) is None
+        else results["matmul_flops"]["train_epoch"] / results[name]["train_seconds"]["median"] / (peak_gflops * 1e9)
+        for name in ("rpnumpy", "torch")
+    }
 
 
 def time_rpnumpy_epoch(
@@ -1084,12 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
         repeats=args.repeats, epochs_warmup=args.epochs_warmup, with_torch=not args.no_torch,
         pause=args.pause, log=log, model=args.model, profile_rows=args.profile, torch_fused_adam=args.torch_fused_adam,
     )
-    results["peak_fraction"] = {
-        name: None if peak is None or results[name] is None
-        else results["matmul_flops"]["train_epoch"] / results[name]["train_seconds"]["median"]
-        / (peak["peak_gflops"] * 1e9)
-        for name in ("rpnumpy", "torch")
-    }
+    results["peak_fraction"] = peak_fractions(results, None if peak is None else peak["peak_gflops"])
     report = {
         "benchmark": "bench_mlp",
         "config": {

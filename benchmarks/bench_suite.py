@@ -39,7 +39,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
+import math
 import statistics
 import subprocess
 import sys
@@ -65,8 +65,6 @@ TARGETS = {"train_ratio": 0.8, "inference_ratio": 1.0, "mlp_peak_fraction": 0.5}
 NOISY = 0.10
 #: Spread of a framework's training times (max/min - 1) above which a model is re-run.
 SPREAD = 0.25
-#: Where ``make bench`` looks for the SNNK chapter's races (closed form against Adam), newest run first.
-CLOSED_FORM_SOURCES = ("reports/snnk/results_snnk.json", "reports/demo/results_snnk.json")
 _RACE_KEYS = ("n_train", "n_features", "closed_seconds", "closed_test_mse", "closed_test_accuracy", "adam_lr",
               "adam_reached", "adam_seconds", "adam_best_test_mse", "time_ratio")
 
@@ -118,10 +116,8 @@ def _closed_form_lines(closed_form: dict[str, Any] | None) -> list[str]:
 
 
 def _load1() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
+    """The 1-minute load average (:func:`bench_mlp._load_average`'s first value), or None."""
+    return (bench_mlp._load_average() or [None])[0]
 
 
 def _others_busy(seconds: float = 3.0) -> float | None:
@@ -224,6 +220,8 @@ def run_suite(
             ratio = report["results"]["ratio"]
             log(f"  {name} {' '.join(extra)}: train ratio {ratio['train']}, inference ratio {ratio['inference']}, "
                 f"other processes {noise:.0%} of the CPUs, training times spread {spread:.0%}")
+            for problem in _sanity_problems(report):
+                log(f"  {name}: sanity check failed: {problem}")
             if noise <= NOISY and spread <= SPREAD:
                 break
             log(f"  {name}: noisy run (others > {NOISY:.0%} or spread > {SPREAD:.0%}), running it again")
@@ -258,12 +256,7 @@ def run_suite(
     peak_after = bench_peak.measure_matmul_peak(peak_sizes)
     peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
     for report in [*comparisons.values(), *extra_comparisons.values()]:  # against the higher of the two peaks
-        res = report["results"]
-        res["peak_fraction"] = {
-            fw: None if res.get(fw) is None
-            else res["matmul_flops"]["train_epoch"] / res[fw]["train_seconds"]["median"] / (peak * 1e9)
-            for fw in ("rpnumpy", "torch")
-        }
+        report["results"]["peak_fraction"] = bench_mlp.peak_fractions(report["results"], peak)
     return {
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -283,10 +276,28 @@ def run_suite(
 # --------------------------------------------------------------------------- RESULTS.md
 
 
-def _ms(seconds: float | None) -> str:
+#: Times of epochs and races: ``1.234 s`` or ``56.7 ms`` (bench_mlp's own report uses the same).
+_ms = bench_mlp._fmt_seconds
+
+
+def _precise(seconds: float | None) -> str:
+    """A time to three significant digits, in s, ms or µs (the SRHT's projections take microseconds).
+
+    ``_ms`` rounds to 0.1 ms, which shows a 40 µs projection as ``0.0 ms``.
+    """
     if seconds is None:
         return "n/a"
-    return f"{seconds:.3f} s" if seconds >= 1 else f"{seconds * 1e3:.1f} ms"
+    # the largest unit in which the value, rounded first (0.9996 ms is 1.00 ms), is at least 1
+    scale, unit = next(((scale, unit) for scale, unit in ((1.0, "s"), (1e-3, "ms"))
+                        if float(f"{seconds / scale:.3g}") >= 1), (1e-6, "µs"))
+    value = float(f"{seconds / scale:.3g}")
+    decimals = max(0, 2 - math.floor(math.log10(value))) if value > 0 else 0
+    return f"{value:.{decimals}f} {unit}"
+
+
+def _sanity_problems(report: dict[str, Any]) -> list[str]:
+    """bench_mlp's failed sanity checks (a final test accuracy too low) of one comparison; empty when it passed."""
+    return list((report.get("sanity") or {}).get("problems") or [])
 
 
 def _ratio(value: float | None) -> str:
@@ -324,6 +335,8 @@ def summary_table(results: dict[str, Any]) -> list[str]:
         mem = results["memory"].get(name, {})
         inc = [mem.get(fw, {}).get("training_increment_mib") for fw in ("rpnumpy", "torch")]
         size = results["file_sizes"][name]
+        if _sanity_problems(report):
+            label += " (**sanity check failed**)"
         rows.append(
             f"| {label} | {_ms(rp['train_seconds']['median'])} "
             f"| {_ms(tc['train_seconds']['median']) if tc else 'n/a'} | {_ratio(res['ratio']['train'])} "
@@ -375,6 +388,10 @@ def _comparison_section(label: str, report: dict[str, Any]) -> list[str]:
     rp, tc = res["rpnumpy"], res["torch"]
     flops = res["matmul_flops"]
     lines = [f"### {label}", ""]
+    problems = _sanity_problems(report)
+    if problems:
+        lines += ["**Sanity check failed** (bench_mlp exited with status 1; these times are published anyway): "
+                  + "; ".join(problems) + ".", ""]
     torch_adam = report["config"].get("torch_adam", "default")
     lines.append(f"Adam lr {report['config']['lr']:g} (PyTorch's Adam: {torch_adam}), "
                  f"{report['config']['repeats']} timed rounds after "
@@ -390,7 +407,7 @@ def _comparison_section(label: str, report: dict[str, Any]) -> list[str]:
         lines.append(f"| {label}, min .. max | {_ms(rp[key]['min'])} .. {_ms(rp[key]['max'])} "
                      f"| {(_ms(tc[key]['min']) + ' .. ' + _ms(tc[key]['max'])) if tc else 'n/a'} | |")
     lines.append(f"| test accuracy after {rp['epochs']} epochs | {rp['test_accuracy']:.4f} "
-                 f"| {tc['test_accuracy'] if tc is None else format(tc['test_accuracy'], '.4f')} | |")
+                 f"| {'n/a' if tc is None else format(tc['test_accuracy'], '.4f')} | |")
     frac = res["peak_fraction"]
     lines.append(f"| share of the matmul peak in training | {_pct(frac['rpnumpy'])} | {_pct(frac['torch'])} | |")
     lines.append("")
@@ -466,9 +483,9 @@ def write_results_md(results: dict[str, Any], path: Path, *, analysis: Path | No
                   "| d | dense fwd | SRHT fwd | ratio | dense bwd | SRHT bwd | ratio |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for row in block["rows"]:
-            lines.append(f"| {row['d']} | {_ms(row['dense_forward'])} | {_ms(row['srht_forward'])} "
-                         f"| {row['srht_forward'] / row['dense_forward']:.2f} | {_ms(row['dense_backward'])} "
-                         f"| {_ms(row['srht_backward'])} | {row['srht_backward'] / row['dense_backward']:.2f} |")
+            lines.append(f"| {row['d']} | {_precise(row['dense_forward'])} | {_precise(row['srht_forward'])} "
+                         f"| {row['srht_forward'] / row['dense_forward']:.2f} | {_precise(row['dense_backward'])} "
+                         f"| {_precise(row['srht_backward'])} | {row['srht_backward'] / row['dense_backward']:.2f} |")
         lines.append("")
     lines += _closed_form_lines(results.get("closed_form"))
     if analysis is not None and analysis.exists():

@@ -104,6 +104,7 @@ from ._validation import (
 from .closed_form import RidgeAccumulator, ridge_l2_from_trace
 from .features import FEATURE_DRAWS, FEATURE_MAPS, RandomFeatureMap
 from .layers import Cos, Dense, Layer, ReLU, Sequential, Sin
+from .training import predict
 
 __all__ = [
     "ACTIVATION_LAYERS",
@@ -528,15 +529,13 @@ class FullyBundledNetwork(Sequential):
 
     def features(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """:math:`z(x)` for all rows of ``x``, computed in batches: shape ``(n, D_L)``, the network's dtype."""
-        batch_size = check_positive_int(batch_size, "batch_size")
         check_float_array(x, "x", ndim=2, dtype=self.dtype)
-        return np.concatenate([self.tower.forward(x[lo:lo + batch_size]) for lo in range(0, len(x), batch_size)])
+        return predict(self.tower, x, batch_size=batch_size)
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """:math:`z(x) V + c` for all rows of ``x``, in batches."""
-        batch_size = check_positive_int(batch_size, "batch_size")
         check_float_array(x, "x", ndim=2, dtype=self.dtype)
-        return np.concatenate([self.forward(x[lo:lo + batch_size]) for lo in range(0, len(x), batch_size)])
+        return predict(self, x, batch_size=batch_size)
 
     def _check_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Validate a training set; return ``y`` as a 2-D array."""
@@ -704,8 +703,11 @@ class TwoTowerMLP:
         return self.V.size + self.c.size
 
     def fully_bundled(self) -> FullyBundledNetwork:
-        """The same towers with ``V, c`` as the head of a :class:`FullyBundledNetwork` (to refit or train)."""
-        tower = InputTower.from_config(self.tower.get_config())
+        """The same towers with ``V, c`` as the head of a :class:`FullyBundledNetwork` (to refit or train).
+
+        The tower object is shared: it has no parameters, so nothing the new network trains changes it.
+        """
+        tower = self.tower
         head = Dense(tower.n_features, self.V.shape[1], rng=0, init="lecun", dtype=tower.dtype)
         net = FullyBundledNetwork(tower, head)
         net.set_readout(self.V, self.c)

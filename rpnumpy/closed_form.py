@@ -82,10 +82,9 @@ class RidgeAccumulator:
             raise TypeError(f"fit_intercept must be a bool, got {type(fit_intercept).__name__}")
         self.fit_intercept = bool(fit_intercept)
         size = self.n_features + int(self.fit_intercept)
-        self._zz = np.zeros((self.n_features, self.n_features))  # Z^T Z; `gram` reads its lower triangle only
-        self._batch_zz = np.empty_like(self._zz)  # one batch's Z^T Z (scratch)
-        self._borders = np.zeros((size, size))  # the intercept row and column
+        self.gram = np.zeros((size, size))
         self.moment = np.zeros((size, self.n_targets))
+        self._batch_gram = np.empty((self.n_features, self.n_features))  # one batch's Z^T Z (scratch)
         self.n_samples = 0
 
     def update(self, Z: np.ndarray, Y: np.ndarray) -> None:
@@ -109,30 +108,19 @@ class RidgeAccumulator:
         Z = Z.astype(np.float64, copy=False)
         Y = Y.astype(np.float64, copy=False)
         D = self.n_features
-        # A full product through NumPy's BLAS, not SciPy's syrk (one triangle, half the flops): SciPy
-        # links a second OpenBLAS runtime, and alternating between the two in this loop made each wait
-        # for the other's spinning threads (2 threads, D = 1024, 20,000 rows: 0.70 s against 0.48 s),
-        # while on one thread its syrk was only 8% faster. `gram` mirrors the lower triangle, so the
-        # system is exactly symmetric whatever the rounding of the two halves.
-        np.matmul(Z.T, Z, out=self._batch_zz)
-        self._zz += self._batch_zz
+        # NumPy recognises Z.T @ Z and computes it with BLAS syrk (one triangle, mirrored), so every
+        # batch's product, and hence the sum, is exactly symmetric. (SciPy's own syrk would run in a
+        # second OpenBLAS runtime, whose threads contend with NumPy's on the same cores.)
+        np.matmul(Z.T, Z, out=self._batch_gram)
+        self.gram[:D, :D] += self._batch_gram
         self.moment[:D] += Z.T @ Y
         if self.fit_intercept:
             column_sums = Z.sum(axis=0)
-            self._borders[:D, D] += column_sums
-            self._borders[D, :D] += column_sums
-            self._borders[D, D] += Z.shape[0]
+            self.gram[:D, D] += column_sums
+            self.gram[D, :D] += column_sums
+            self.gram[D, D] += Z.shape[0]
             self.moment[D] += Y.sum(axis=0)
         self.n_samples += Z.shape[0]
-
-    @property
-    def gram(self) -> np.ndarray:
-        r""":math:`\tilde Z^\top \tilde Z` so far, as a new symmetric array."""
-        D = self.n_features
-        gram = self._borders.copy()
-        lower = np.tril(self._zz)
-        gram[:D, :D] += lower + np.tril(lower, -1).T
-        return gram
 
     def solve(self, l2: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         r"""The ridge solution for the data accumulated so far.
@@ -152,7 +140,7 @@ class RidgeAccumulator:
         if self.n_samples == 0:
             raise ValueError("no data accumulated yet: call update(Z, Y) before solve()")
         D = self.n_features
-        system = self.gram
+        system = self.gram.copy()
         system[np.arange(D), np.arange(D)] += l2
         try:
             factor = scipy.linalg.cho_factor(system, lower=True, check_finite=False)
@@ -176,7 +164,7 @@ def ridge_l2_from_trace(acc: RidgeAccumulator, relative: float) -> float:
     """
     relative = check_positive_float(relative, "relative", allow_zero=True)
     D = acc.n_features
-    return relative * float(np.trace(acc._zz)) / D
+    return relative * float(np.trace(acc.gram[:D, :D])) / D
 
 
 def fit_ridge(

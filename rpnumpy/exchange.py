@@ -33,8 +33,15 @@ A plain NumPy ``.npz`` archive; every entry is an ordinary array, read with
     param/<name>     float64   every trainable parameter θ, by rpnumpy's names
     grad/<name>      float64   ∂L/∂θ for every parameter, same shapes
     buffer/<name>    float64   every fixed random matrix, the matrix itself
-    seed/<name>      0-d int   the seed that rebuilds buffer/<name> (the same one the config records);
-                               -1 for a matrix built from data (the template scheme)
+    seed/<name>      0-d int   the seed of the layer that owns buffer/<name> (the one its config records),
+                               from which that layer rebuilds the matrix; -1 for a matrix no seed rebuilds
+                               (one built from data: the template scheme)
+
+A ``seed/<name>`` entry is the owning layer's seed, not necessarily the matrix's own: PRP's ``P`` is
+drawn from the layer's seed itself, but an untied PRPAutoencoder's ``P_dec``, EUGen's ``G``, SNNK's
+``xi`` and InputTower's ``G1``, ``G2`` come from seeds the layer derives from its own. To rebuild a
+matrix, build the layer from ``layer`` (or read ``buffer/<name>``), rather than passing the seed to
+:func:`rpnumpy.random_matrices.random_matrix`.
 
 Names inside a :class:`~rpnumpy.layers.Sequential` are prefixed by the layer's index: ``param/0.W``.
 Matrices follow rpnumpy's row-vector convention: a layer maps ``x`` of shape ``(n, d_in)`` through
@@ -43,7 +50,9 @@ Matrices follow rpnumpy's row-vector convention: a layer maps ``x`` of shape ``(
 What ``--compare`` does
 -----------------------
 It rebuilds the layer from ``layer``, loads ``param/*`` and ``buffer/*`` into it (the stored
-matrices are used, and each is compared with the one its seed rebuilds, for information), runs
+matrices are used, and each is compared with the one the layer rebuilds from its seed, for
+information; a layer that applies a matrix as a fixed operator built from its seed refuses another
+matrix), runs
 ``forward(input)`` and ``backward(upstream)`` in float64, and compares ``output``, ``grad_input``
 and every ``grad/<name>`` with the file's by the relative error of
 :func:`rpnumpy.gradcheck.relative_error`, :math:`\max|a-b| / \max(\max|a|, \max|b|, 10^{-8})`.
@@ -80,7 +89,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +98,8 @@ import numpy as np
 
 from ._validation import check_positive_float
 from .gradcheck import relative_error
-from .io import write_npz_atomically
-from .layer_cases import LAYER_CASES, get_case  # also registers every layer class a file may name
+from .io import check_archive_header, load_stored_arrays, read_npz_archive, write_npz_atomically
+from .layer_cases import LAYER_CASES, LayerCase, get_case  # also registers every layer class a file may name
 from .layers.base import Layer, Sequential, layer_from_config
 
 __all__ = [
@@ -138,7 +147,11 @@ class ExchangeCase:
 
 
 def _buffer_seeds(layer: Layer) -> dict[str, int]:
-    """The seed of the layer owning each buffer (-1 if the buffer cannot be rebuilt from it)."""
+    """The seed of the layer owning each buffer, from which that layer rebuilds it (-1 if it cannot).
+
+    This is the layer's seed, not necessarily the one the matrix is drawn from: some layers derive
+    a buffer's seed from their own (see the module docstring).
+    """
     if isinstance(layer, Sequential):
         return {f"{i}.{k}": s for i, sub in enumerate(layer.layers) for k, s in _buffer_seeds(sub).items()}
     seed = getattr(layer, "seed", None)
@@ -227,30 +240,16 @@ def read_case(path: str | os.PathLike) -> ExchangeCase:
     FileNotFoundError
         If ``path`` does not exist.
     ExchangeFileError
-        If the file is not a readable exchange file of this version.
+        If the file is not a readable exchange file of this version (a ``.npy`` file, say).
     """
-    path = Path(path)
     where = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no exchange file at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, AttributeError) as exc:
-        raise ExchangeFileError(f"{where} is not a readable .npz archive: {exc}") from exc
+    contents = read_npz_archive(path, error=ExchangeFileError, kind="exchange file")
     required = ("format", "format_version", "layer", "input", "upstream", "output")
     missing = [key for key in required if key not in contents]
     if missing:
         raise ExchangeFileError(f"{where}: required entries {missing} are missing (see rpnumpy.exchange)")
-    if contents["format"].shape != () or str(contents["format"]) != FORMAT_NAME:
-        raise ExchangeFileError(f"{where}: format must be {FORMAT_NAME!r}, got {contents['format']!r}")
-    version = contents["format_version"]
-    if version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != FORMAT_VERSION:
-        raise ExchangeFileError(f"{where}: format_version must be {FORMAT_VERSION}, got {version!r}")
-    try:
-        spec = json.loads(str(contents["layer"]))
-    except json.JSONDecodeError as exc:
-        raise ExchangeFileError(f"{where}: the layer entry is not valid JSON: {exc}") from exc
+    spec = check_archive_header(contents, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, spec_key="layer",
+                                error=ExchangeFileError, where=where)
     unknown = sorted(k for k in contents if k not in (*required, "grad_input", "case", "producer")
                      and k.split("/", 1)[0] not in ("param", "grad", "buffer", "seed"))
     if unknown:
@@ -328,33 +327,26 @@ def _row(name: str, theirs: np.ndarray, ours: np.ndarray, tolerance: float) -> A
 
 
 def _load_arrays(layer: Layer, case: ExchangeCase, result: CaseComparison) -> bool:
-    """Copy the file's parameters and matrices into ``layer``; record problems; False if unusable."""
-    missing, extra = sorted(set(layer.params) - set(case.params)), sorted(set(case.params) - set(layer.params))
-    if missing or extra:
-        result.problems.append(f"parameters do not match the layer (missing {missing}, unexpected {extra})")
+    """Copy the file's parameters and matrices into ``layer``; record problems; False if unusable.
+
+    The checks and the copying are :func:`rpnumpy.io.load_stored_arrays`'s; the policy here is the
+    exchange format's own: a stored matrix that a seed rebuilds may differ from the rebuilt one and
+    is then used (unless the layer applies that matrix as a fixed operator), and every row says so.
+    """
+    try:
+        load_stored_arrays(layer, case.params, case.buffers, error=ExchangeFileError,
+                           config_name="the layer", model_name="the layer")
+    except ExchangeFileError as exc:
+        result.problems.append(str(exc))
         return False
-    for key, value in case.params.items():
-        if value.shape != layer.params[key].shape:
-            result.problems.append(f"param/{key} has shape {value.shape}, the layer's is {layer.params[key].shape}")
-            return False
-        np.copyto(layer.params[key], value)
-    unknown = sorted(set(case.buffers) - set(layer.buffers))
-    if unknown:
-        result.problems.append(f"buffers {unknown} are not part of the layer")
-        return False
+    rebuildable = layer.rebuildable_buffers
     for key, rebuilt in layer.buffers.items():
-        if key not in case.buffers:
-            if key not in layer.rebuildable_buffers:
-                result.problems.append(f"buffer/{key} is missing and cannot be rebuilt from a seed")
-                return False
+        if key not in case.buffers:  # load_stored_arrays let it pass: its seed rebuilds it
             result.rows.append(ArrayComparison(f"buffer/{key}", tuple(rebuilt.shape), None, None, True,
                                                "not in the file: rebuilt from its seed"))
             continue
         stored = case.buffers[key]
-        if stored.shape != rebuilt.shape:
-            result.problems.append(f"buffer/{key} has shape {stored.shape}, the layer's is {rebuilt.shape}")
-            return False
-        if key not in layer.rebuildable_buffers:
+        if key not in rebuildable:  # already copied in
             note = "stored matrix used (built from data, no seed)"
         elif np.array_equal(stored, rebuilt):
             note = "equals the matrix its seed rebuilds"
@@ -366,9 +358,8 @@ def _load_arrays(layer: Layer, case: ExchangeCase, result: CaseComparison) -> bo
             return False
         else:
             note = f"stored matrix used; it differs from its seed's (rel. {relative_error(stored, rebuilt):.1e})"
-        result.rows.append(ArrayComparison(f"buffer/{key}", tuple(stored.shape), None, None, True, note))
-        if rebuilt.flags.writeable:
             np.copyto(rebuilt, stored)
+        result.rows.append(ArrayComparison(f"buffer/{key}", tuple(stored.shape), None, None, True, note))
     return True
 
 
@@ -439,12 +430,16 @@ def compare_path(path: str | os.PathLike, *, tolerance: float = DEFAULT_TOLERANC
 
 
 def write_registered_cases(
-    out_dir: str | os.PathLike, *, seed: int = 0, names: list[str] | None = None
+    out_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    names: list[str] | None = None,
+    on_written: Callable[[LayerCase, Layer, np.ndarray, np.ndarray, Path], Any] | None = None,
 ) -> list[tuple[str, Path]]:
     """Write one exchange file per registered layer case (:data:`rpnumpy.layer_cases.LAYER_CASES`).
 
-    Each case is sampled with :meth:`~rpnumpy.layer_cases.LayerCase.sample` (float64, parameters
-    moved off their initial values, a random upstream gradient) and written to
+    Each case is sampled once with :meth:`~rpnumpy.layer_cases.LayerCase.sample` (float64,
+    parameters moved off their initial values, a random upstream gradient) and written to
     ``out_dir / case_filename(name)``.
 
     Parameters
@@ -456,10 +451,19 @@ def write_registered_cases(
         do not change when cases are added.
     names : list of str, optional
         Only these cases (all by default).
+    on_written : callable, optional
+        ``on_written(case, layer, x, dy, path)``, called after each file is written with the very
+        layer, input and upstream gradient the file holds: to check rpnumpy's gradients by central
+        differences on exactly what was written, say (``python -m rpnumpy gradcheck`` does).
 
     Returns
     -------
     list of (name, path)
+
+    Raises
+    ------
+    ValueError
+        If a name in ``names`` is not a registered case.
     """
     cases = LAYER_CASES if names is None else [get_case(name) for name in names]
     out_dir = Path(out_dir)
@@ -467,6 +471,8 @@ def write_registered_cases(
     written = []
     for case in cases:
         layer, x, dy = case.sample(seed)
-        written.append((case.name, write_case(exchange_case(layer, x, dy, name=case.name),
-                                              out_dir / case_filename(case.name))))
+        path = write_case(exchange_case(layer, x, dy, name=case.name), out_dir / case_filename(case.name))
+        if on_written is not None:
+            on_written(case, layer, x, dy, path)
+        written.append((case.name, path))
     return written

@@ -296,6 +296,11 @@ class RandomFeatureMap:
             # The frequencies come from an independent stream derived from the same seed.
             stream = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])
             self.xi = (stream.standard_normal(self.m) / (2 * np.pi)).astype(self.dtype)
+        # The towers read G and xi through the constants _precompute folds them into, so writing
+        # into them later would change nothing: they are read-only, and a substitute is refused.
+        for fixed in (self.G, self.xi):
+            if fixed is not None:
+                fixed.flags.writeable = False
         self._precompute()
 
     # -- constants ----------------------------------------------------------
@@ -315,7 +320,7 @@ class RandomFeatureMap:
         log_scale = 0.25 * self.d * math.log1p(4.0 * self.M) - 0.5 * math.log(self.m)
         log_scale = log_scale - self.M * np.einsum("ik,ik->k", g64, g64)
         self._log_scale = log_scale.astype(self.dtype)
-        self._weight_projection = (c * g64).astype(self.dtype)
+        self._weight_projection = self.G if self.M == 0.0 else (c * g64).astype(self.dtype)
         if self.activation == "gaussian":
             zeta = 2 * np.pi * self.xi.astype(np.float64)
             self._input_projection = (c * g64 * zeta).astype(self.dtype)

@@ -391,8 +391,10 @@ class SRHT:
         flat[:, self.columns] = g
         self._transform(scattered, work, result)
         blocks = result[:, :, : self.d_in]
+        if self.n_blocks == 1:  # the signed block straight into a new array
+            return np.multiply(blocks[:, 0, :], self.signs[0])
         blocks *= self.signs
-        return blocks[:, 0, :].copy() if self.n_blocks == 1 else blocks.sum(axis=1)
+        return blocks.sum(axis=1)
 
     def to_dense(self) -> np.ndarray:
         r"""The matrix :math:`S`, shape ``(d_in, k)``: :math:`S_{ij} = \text{signs}_{b,i}\,(H_{d'})_{i,\,c_j}`.

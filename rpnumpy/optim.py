@@ -159,7 +159,6 @@ class Adam(Optimizer):
         self.m_sum = [np.zeros_like(p) for p in self.params]  # m / (1 - beta1)
         self.v_sum = [np.zeros_like(p) for p in self.params]  # v / (1 - beta2)
         self._scratch = [np.empty_like(p) for p in self.params]
-        self._decayed = [np.empty_like(p) for p in self.params] if self.weight_decay else []
 
     @property
     def m(self) -> list[np.ndarray]:
@@ -177,11 +176,11 @@ class Adam(Optimizer):
         s = self.lr * (1.0 - b1) / (1.0 - b1**self.t)
         a = math.sqrt((1.0 - b2) / (1.0 - b2**self.t)) / s
         e = self.eps / s
-        for i, (p, g) in enumerate(zip(self.params, self.grads)):
-            if self.weight_decay:
-                g = np.multiply(p, self.weight_decay, out=self._decayed[i])
-                g += self.grads[i]
-            m, v, tmp = self.m_sum[i], self.v_sum[i], self._scratch[i]
+        for p, g, m, v, tmp in zip(self.params, self.grads, self.m_sum, self.v_sum, self._scratch):
+            if self.weight_decay:  # g + lambda * theta, in the scratch array (squared in place below)
+                np.multiply(p, self.weight_decay, out=tmp)
+                tmp += g
+                g = tmp
             m *= b1
             m += g
             np.multiply(g, g, out=tmp)

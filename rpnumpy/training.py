@@ -201,12 +201,6 @@ def fit(
     return history
 
 
-def _inference(model: Any) -> Any:
-    """The model's inference function (:meth:`~rpnumpy.layers.Layer.inference_function`), else its ``forward``."""
-    build = getattr(model, "inference_function", None)
-    return build() if build is not None else model.forward
-
-
 def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """The model's outputs on ``x``, computed in batches and stacked.
 
@@ -218,7 +212,7 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """
     check_float_array(x, "x", dtype=model.dtype)
     batch_size = check_positive_int(batch_size, "batch_size")
-    run = _inference(model)
+    run = model.inference_function()
     outputs = [run(x[lo : lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
     return np.concatenate(outputs, axis=0)
 
@@ -247,7 +241,7 @@ def evaluate(
         loss = SoftmaxCrossEntropy()
     batch_size = check_positive_int(batch_size, "batch_size")
     total, correct = 0.0, 0
-    run = _inference(model)
+    run = model.inference_function()
     for lo in range(0, x.shape[0], batch_size):
         out = run(x[lo : lo + batch_size])
         yb = y[lo : lo + batch_size]

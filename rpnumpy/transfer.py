@@ -95,6 +95,7 @@ from .layers import ACTIVATIONS, Dense, Layer, LowRank, PolynomialActivation, Se
 from .layers.eugen import EUGEN_DRAWS, EUGen
 from .layers.snnk import SNNK
 from .polyfit import POLYFIT_METHODS, fit_polynomial, interval_from_preactivations
+from .training import predict
 
 __all__ = [
     "EUGenFactory",
@@ -119,8 +120,8 @@ _ACTIVATION_TYPES = (*ACTIVATIONS.values(), PolynomialActivation)
 
 def _activation_function(layer: Layer) -> Callable[[np.ndarray], np.ndarray]:
     """The scalar function of an activation layer, for polynomial fitting (float64, no cache)."""
-    fresh = type(layer).from_config(layer.get_config())
-    return lambda s: fresh.forward(np.asarray(s, dtype=np.float64))
+    run = layer.inference_function()  # activations have no dtype of their own: float64 stays float64
+    return lambda s: run(np.asarray(s, dtype=np.float64))
 
 
 # -- factories of student layers ----------------------------------------------------------------------
@@ -499,9 +500,9 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _run(layers: list[Layer], x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Forward ``x`` through ``layers`` in batches (nothing is kept but the output)."""
+    """``x`` through ``layers`` in batches, by their inference functions (no cache is touched)."""
     for layer in layers:
-        x = np.concatenate([layer.forward(x[lo:lo + batch_size]) for lo in range(0, x.shape[0], batch_size)])
+        x = predict(layer, x, batch_size=batch_size)
     return x
 
 
@@ -525,8 +526,8 @@ def transfer(
     ----------
     teacher : Sequential
         Dense layers, element-wise activations (:data:`~rpnumpy.layers.ACTIVATIONS` or
-        :class:`PolynomialActivation`) and parameter-free layers. Its parameters are not modified
-        (its layers run forward passes, so their caches are).
+        :class:`PolynomialActivation`) and parameter-free layers. It is not modified (its layers
+        run only their inference functions).
     x_calib : ndarray of shape (N, d_in)
         Calibration inputs in the teacher's dtype (training images, say; labels are not used).
     make_layer : callable ``(d_in, d_out, dtype) -> Layer``

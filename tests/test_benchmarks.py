@@ -7,6 +7,7 @@ shape of what it reports.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import math
@@ -185,20 +186,17 @@ def test_matmul_flops_count_exactly_the_products_computed(bench):
     assert bench.model_matmul_flops(half) == 2 * (784 * 1024 + 3 * 1024 * 10)  # nothing backward for R
     prp, _ = bench.build_rpnumpy_model(0, "prp")
     assert bench.model_matmul_flops(prp) == 4 * (784 * 512 + 512 * 256 + 256 * 10)  # one product back per layer
-    if "snnk" in bench.MODELS:
-        snnk, _ = bench.build_rpnumpy_model(0, "snnk")
-        m = bench.SNNK_M
-        assert bench.model_matmul_flops(snnk) == 2 * (784 * m + 2 * m * 256 + 3 * 256 * 10)
-    if "eugen" in bench.MODELS:
-        eugen, _ = bench.build_rpnumpy_model(0, "eugen")
-        m = bench.EUGEN_M
-        assert bench.model_matmul_flops(eugen) == 2 * (786 * 3 * m + 2 * (1 + 2 * m) * 256 + 3 * 256 * 10)
+    snnk, _ = bench.build_rpnumpy_model(0, "snnk")
+    m = bench.SNNK_M
+    assert bench.model_matmul_flops(snnk) == 2 * (784 * m + 2 * m * 256 + 3 * 256 * 10)
+    eugen, _ = bench.build_rpnumpy_model(0, "eugen")
+    m = bench.EUGEN_M
+    assert bench.model_matmul_flops(eugen) == 2 * (786 * 3 * m + 2 * (1 + 2 * m) * 256 + 3 * 256 * 10)
 
 
 @pytest.mark.parametrize("model", ["snnk", "eugen"])
 def test_snnk_and_eugen_models_train_in_both_frameworks(bench, tiny, model):
-    if model not in bench.MODELS:
-        pytest.skip(f"rpnumpy has no {model} layer yet")
+    assert set(bench.MODELS) == {"mlp", "half", "prp", "snnk", "eugen"}  # no model depends on an optional import
     x_train, y_train, x_test, _ = tiny
     net, opt = bench.build_rpnumpy_model(0, model)
     assert _positive(bench.time_rpnumpy_epoch(net, opt, x_train, y_train, rng=0)["seconds"])
@@ -219,6 +217,8 @@ def test_profile_and_peak_options(bench, tmp_path):
     assert res["matmul_flops"]["train_epoch"] == 512 * bench.model_matmul_flops(bench.build_rpnumpy_model()[0])
     expected = res["matmul_flops"]["train_epoch"] / res["rpnumpy"]["train_seconds"]["median"] / 50e9
     assert res["peak_fraction"]["rpnumpy"] == pytest.approx(expected) and res["peak_fraction"]["torch"] is None
+    assert bench.peak_fractions(res, 50.0) == res["peak_fraction"]  # the one formula, shared with bench_suite
+    assert bench.peak_fractions(res, None) == {"rpnumpy": None, "torch": None}
     rows = res["rpnumpy_profile"]["rows"]
     assert len(rows) == 4 and rows[0]["own_seconds"] >= rows[-1]["own_seconds"] > 0
     assert len(res["rpnumpy"]["load_average"]) == 1
@@ -255,10 +255,18 @@ def test_memory_measurement_in_a_fresh_process():
         assert result["training_peak_mib"] >= result["rss_before_training_mib"] > 10
 
 
-def test_suite_quick_run_writes_results_markdown(tmp_path):
+@pytest.fixture(scope="module")
+def quick_suite():
+    """bench_suite and the results of one quick run (MLP only); tests deep-copy the results before changing them."""
     suite = _load("bench_suite")
     results = suite.run_suite(["mlp"], repeats=1, quick=True, retries=0, srht_dims=(64,), srht_ks=(16,),
                               log=lambda _msg: None)
+    yield suite, results
+    sys.modules.pop("bench_suite", None)
+
+
+def test_suite_quick_run_writes_results_markdown(quick_suite, tmp_path):
+    suite, results = quick_suite
     text = suite.write_results_md(results, tmp_path / "RESULTS.md")
     assert "Quick run on synthetic data" in text and "Not in this run: pass `--closed-form" in text
     assert "## Machine" in text and "float32 matmul peak" in text
@@ -267,7 +275,56 @@ def test_suite_quick_run_writes_results_markdown(tmp_path):
     report = results["comparisons"]["mlp"]["results"]
     assert report["peak_fraction"]["rpnumpy"] > 0 and report["matmul_flops"]["train_epoch"] > 0
     assert set(results["memory"]["mlp"]) <= {"rpnumpy", "torch"} and results["file_sizes"]["mlp"]["seeds_bytes"] > 0
+    assert "sanity check failed" not in text.lower()  # synthetic data: the check is not applied
+    srht_rows = [line for line in text.splitlines() if line.startswith("| 64 |")]
+    assert len(srht_rows) == 1 and "0.0 ms" not in srht_rows[0]
     json.dumps(results)
+
+
+def test_suite_renders_results_without_pytorch(quick_suite, tmp_path):
+    """Every PyTorch figure None (as when PyTorch is not installed): rendered as n/a, no crash."""
+    suite, results = quick_suite
+    results = copy.deepcopy(results)
+    results["machine"]["torch"] = None
+    results["extra_comparisons"] = {}  # the fused-Adam comparison only runs with PyTorch
+    for report in results["comparisons"].values():
+        res = report["results"]
+        res["torch"] = None
+        res["ratio"] = {"train": None, "inference": None}
+        res["paired_ratio"] = {"train": None, "inference": None}
+        res["peak_fraction"]["torch"] = None
+    for per_fw in results["memory"].values():
+        per_fw.pop("torch", None)
+    text = suite.write_results_md(results, tmp_path / "RESULTS.md")
+    assert "- PyTorch: not installed" in text
+    row = suite.summary_table(results)[2]
+    assert row.startswith("| MLP 784-256-10") and "| n/a |" in row
+    accuracy = next(line for line in text.splitlines() if line.startswith("| test accuracy after"))
+    assert accuracy.endswith("| n/a | |")
+    assert "- mlp: train ratio n/a (target <= 0.8): n/a" in text
+    assert (tmp_path / "RESULTS.md").read_text(encoding="utf-8") == text
+
+
+def test_suite_flags_a_run_that_failed_the_sanity_check(quick_suite, tmp_path):
+    suite, results = quick_suite
+    results = copy.deepcopy(results)
+    problem = "rpnumpy reached only 0.1000 test accuracy (expected > 0.9)"
+    results["comparisons"]["mlp"]["sanity"] = {"checked": True, "threshold": 0.9, "problems": [problem]}
+    text = suite.write_results_md(results, tmp_path / "RESULTS.md")
+    row = suite.summary_table(results)[2]
+    assert row.startswith("| MLP 784-256-10 (ReLU) (**sanity check failed**) |")
+    section = text.split("### MLP 784-256-10 (ReLU)\n", 1)[1]
+    assert section.lstrip().startswith("**Sanity check failed**") and problem in section.split("###", 1)[0]
+    for comparison in results["extra_comparisons"].values():  # the fused-Adam run passed: not flagged
+        assert not suite._sanity_problems(comparison)
+
+
+def test_precise_time_keeps_three_significant_digits(quick_suite):
+    suite, _ = quick_suite
+    precise = suite._precise
+    assert [precise(v) for v in (None, 4.26e-5, 1.5e-7, 9.996e-4, 1.234e-3, 0.0456, 0.9996, 2.5)] == [
+        "n/a", "42.6 µs", "0.150 µs", "1.00 ms", "1.23 ms", "45.6 ms", "1.00 s", "2.50 s"]
+    assert suite._ms(4.26e-5) == "0.0 ms"  # why the SRHT tables need precise
 
 
 def _race(ratio, reached):

@@ -75,6 +75,17 @@ def test_float32_features_are_accumulated_in_float64(rng):
     assert coef.dtype == np.float64
 
 
+def test_streamed_gram_is_exactly_symmetric_and_equals_the_one_shot_sums(rng):
+    Z, Y = _problem(rng)
+    acc = RidgeAccumulator(Z.shape[1], Y.shape[1])
+    for start in range(0, len(Z), 37):
+        acc.update(Z[start:start + 37], Y[start:start + 37])
+    np.testing.assert_array_equal(acc.gram, acc.gram.T)  # Cholesky reads one triangle: both must agree
+    Z1 = np.hstack([Z, np.ones((len(Z), 1))])
+    assert relative_error(acc.gram, Z1.T @ Z1) < 1e-13
+    assert relative_error(acc.moment, Z1.T @ Y) < 1e-13
+
+
 def test_relative_penalty_scales_with_the_feature_magnitude(rng):
     Z, Y = _problem(rng)
     small, big = RidgeAccumulator(12, 3), RidgeAccumulator(12, 3)

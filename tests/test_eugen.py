@@ -305,17 +305,19 @@ def test_draws_have_unit_variance_and_orthogonal_blocks():
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-12)
 
 
-def test_default_initialisation_of_A_follows_the_documented_scale():
+@pytest.mark.parametrize("norm_term", [True, False])
+def test_default_initialisation_of_A_follows_the_documented_scale(norm_term):
     d, m, k = 20, 400, 2
-    layer = EUGen(d, 50, m=m, order=k, rng=3)
-    A, q = layer.params["A"], 2 * d + 1
+    layer = EUGen(d, 50, m=m, order=k, norm_term=norm_term, rng=3)
+    A, q = layer.params["A"], (2 * d + 1 if norm_term else d + 1)  # E||x+||^2 for unit-variance inputs
     np.testing.assert_array_equal(A[0], 0.0)
     for i in (1, 2):
         block = A[1 + (i - 1) * m: 1 + i * m]
         expected = 1 / math.sqrt(k * m * q**i)
         # 20,000 normal entries: the sample std has relative standard error 1/sqrt(2 * 20000) = 0.005.
         assert abs(block.std() / expected - 1) < 4 * 0.005
-    assert EUGen(d, 50, m=m, order=k, norm_term=False, rng=3).params["A"][1:m + 1].std() > block.std()
+    if norm_term:
+        assert EUGen(d, 50, m=m, order=k, norm_term=False, rng=3).params["A"][1:m + 1].std() > A[1:m + 1].std()
 
 
 @pytest.mark.parametrize("train_G", [False, True])

@@ -20,16 +20,21 @@ from rpnumpy.exchange import (
     exchange_case,
     read_case,
     write_case,
+    write_registered_cases,
 )
-from rpnumpy.layer_cases import LAYER_CASES, get_case, registry_summary
+from rpnumpy.layer_cases import LAYER_CASES, LayerCase, get_case, registry_summary
 from rpnumpy.layers import prp as prp_module
 
 
 @pytest.fixture(scope="module")
 def cases_dir(tmp_path_factory):
-    """Every registered case, written once by the command."""
+    """Every registered case, written once (the command does this too, and checks each by central differences:
+    tests/test_layer_contract.py checks every case that way, and test_the_command_checks_what_it_writes the command).
+    """
     out = tmp_path_factory.mktemp("cases")
-    assert main(["gradcheck", "--out", str(out)]) == 0
+    written = write_registered_cases(out)
+    assert [name for name, _ in written] == [case.name for case in LAYER_CASES]
+    assert all(path == out / case_filename(name) and path.is_file() for name, path in written)
     return out
 
 
@@ -84,6 +89,38 @@ def test_the_module_entry_point_compares_in_a_fresh_process(cases_dir, tmp_path)
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 of 2 files agree with rpnumpy" in result.stdout
+
+
+def test_the_command_checks_what_it_writes(tmp_path, monkeypatch, capsys):
+    """``gradcheck --out`` samples each case once and checks exactly the layer, x and upstream gradient it writes."""
+    import rpnumpy.layer_cases
+
+    names = ["PRP[gaussian]", "FullyBundledNetwork[relu,relu,relu_bias]"]
+    samples, checked = [], []
+    sample, check = LayerCase.sample, rpnumpy.layer_cases.check_case_gradients
+
+    def counting_sample(self, *args, **kwargs):
+        samples.append(self.name)
+        return sample(self, *args, **kwargs)
+
+    def recording_check(case, layer, x, **kwargs):
+        checked.append((case.name, {k: v.copy() for k, v in layer.params.items()}, x.copy(), kwargs["dy"].copy()))
+        return check(case, layer, x, **kwargs)
+
+    monkeypatch.setattr(LayerCase, "sample", counting_sample)
+    monkeypatch.setattr(rpnumpy.layer_cases, "check_case_gradients", recording_check)
+    assert main(["gradcheck", "--out", str(tmp_path), "--case", names[0], "--case", names[1]]) == 0
+    assert samples == names and [c[0] for c in checked] == names
+    for name, params, x, dy in checked:
+        written = read_case(tmp_path / case_filename(name))
+        np.testing.assert_array_equal(written.input, x)
+        np.testing.assert_array_equal(written.upstream, dy)
+        assert written.params.keys() == params.keys()
+        for key in params:
+            np.testing.assert_array_equal(written.params[key], params[key])
+    out = capsys.readouterr().out
+    assert "2 exchange files written" in out and "0 central-difference checks above 1e-07" in out
+    assert all(line.split()[-2] == "pass" for line in out.splitlines() if line.startswith(tuple(names)))
 
 
 def test_write_read_round_trip(tmp_path):
@@ -196,6 +233,36 @@ def test_incomplete_and_malformed_files(tmp_path, capsys):
     assert main(["gradcheck", "--compare", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert "is not a readable .npz archive" in err and "no exchange file or folder at" in err
+    # A single .npy array (np.load returns the array, not an archive) is refused with a clear error, no traceback.
+    np.save(tmp_path / "single.npy", read_case(path).input)
+    with pytest.raises(ExchangeFileError, match=r"single.npy is a single .npy array, not an rpnumpy exchange file"):
+        read_case(tmp_path / "single.npy")
+    assert main(["gradcheck", "--compare", str(tmp_path / "single.npy")]) == 2
+    assert "is a single .npy array, not an rpnumpy exchange file" in capsys.readouterr().err
+    with pytest.raises(ExchangeFileError, match=r"cannot be read: Object arrays cannot be loaded when allow_pickle"):
+        read_case(_resave(path, tmp_path / "pickled.npz", notes=np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(ExchangeFileError, match=r"format_version must be 1, got"):
+        read_case(_resave(path, tmp_path / "v2.npz", format_version=np.array(2)))
+    with pytest.raises(ExchangeFileError, match=r"the layer entry is not valid JSON"):
+        read_case(_resave(path, tmp_path / "json.npz", layer=np.array("{not json")))
+    with pytest.raises(FileNotFoundError, match=r"no exchange file at"):
+        read_case(tmp_path / "absent.npz")
+    missing = _resave(path, tmp_path / "missing_param.npz", **{"param/alpha": None, "grad/alpha": None})
+    assert compare_case(read_case(missing)).problems == [
+        "parameters do not match the layer (missing ['alpha'], unexpected [])"]
+    wrong_param = _resave(path, tmp_path / "wrong_param.npz", **{"param/w": np.zeros(2)})
+    assert "parameter 'w' must have shape" in compare_case(read_case(wrong_param)).problems[0]
+    stray = _resave(path, tmp_path / "stray.npz", **{"buffer/Q": np.zeros(2)})
+    assert compare_case(read_case(stray)).problems == ["buffers ['Q'] are not part of the layer"]
+    # A matrix built from data has no seed to rebuild it from: it must be in the file.
+    template = _file(tmp_path, "HalfLayer[template,relu]")
+    no_template = _resave(template, tmp_path / "no_template.npz", **{"buffer/R": None, "seed/R": None})
+    assert compare_case(read_case(no_template)).problems == [
+        "buffers ['R'] cannot be rebuilt from a seed and are missing from the file"]
+    # A matrix a seed rebuilds may be left out: it is rebuilt, and the row says so.
+    no_p = compare_case(read_case(_resave(path, tmp_path / "no_p.npz", **{"buffer/P": None, "seed/P": None})))
+    assert no_p.passed
+    assert [r.note for r in no_p.rows if r.name == "buffer/P"] == ["not in the file: rebuilt from its seed"]
 
 
 def test_layers_without_an_input_gradient(cases_dir, tmp_path):

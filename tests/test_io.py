@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from rpnumpy.io import ModelFileError, load_model, model_file_size, save_model
+from rpnumpy.io import ModelFileError, load_model, load_stored_arrays, model_file_size, read_npz_archive, save_model
 from rpnumpy.layers import GELU, Dense, Flatten, Layer, ReLU, Sequential
 
 
@@ -117,6 +117,47 @@ def test_not_an_archive_truncated_pickled_and_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no model file at"):
         load_model(tmp_path / "absent.npz")
     assert zipfile.is_zipfile(good)
+
+
+def test_a_matrix_built_from_data_is_stored_and_required(tmp_path):
+    """A buffer no seed rebuilds (the template scheme's R) is always stored, loaded as stored, and required."""
+    from rpnumpy.layer_cases import get_case
+
+    layer = get_case("HalfLayer[template,relu]").sample(0)[0]
+    assert "R" not in layer.rebuildable_buffers
+    path = save_model(layer, tmp_path / "t.npz")
+    np.testing.assert_array_equal(load_model(path).buffers["R"], layer.buffers["R"])
+    _rewrite(path, tmp_path / "no_r.npz", lambda a: a.pop("buffer/R"))
+    with pytest.raises(ModelFileError, match=r"buffers \['R'\] cannot be rebuilt from a seed and are missing"):
+        load_model(tmp_path / "no_r.npz")
+
+
+def test_stored_arrays_are_checked_before_anything_is_copied():
+    model = _model()
+    before = {k: v.copy() for k, v in model.params.items()}
+    params = {k: np.full_like(v, 7.0) for k, v in model.params.items()}
+    params["3.b"] = np.zeros(5)  # the last one has the wrong shape: no parameter may have been overwritten
+    with pytest.raises(ValueError, match=r"^parameter '3.b' must have shape \(2,\) and dtype float64"):
+        load_stored_arrays(model, params, {}, error=ValueError)
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, before[key])
+    params["3.b"] = np.full(2, 7.0)
+    load_stored_arrays(model, params, {}, error=ValueError)
+    assert all(np.all(v == 7.0) for v in model.params.values())
+
+
+def test_read_npz_archive_reads_everything_or_raises_the_given_error(tmp_path):
+    class Refused(ValueError):
+        pass
+
+    np.savez(tmp_path / "a.npz", x=np.arange(3), y=np.array("text"))
+    contents = read_npz_archive(tmp_path / "a.npz", error=Refused, kind="thing")
+    assert sorted(contents) == ["x", "y"] and str(contents["y"]) == "text"
+    np.save(tmp_path / "b.npy", np.arange(3))
+    with pytest.raises(Refused, match=r"b.npy is a single .npy array, not an rpnumpy thing \(a .npz archive\)"):
+        read_npz_archive(tmp_path / "b.npy", error=Refused, kind="thing")
+    with pytest.raises(FileNotFoundError, match=r"no thing at"):
+        read_npz_archive(tmp_path / "c.npz", error=Refused, kind="thing")
 
 
 def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):

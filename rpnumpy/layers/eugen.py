@@ -385,7 +385,7 @@ class EUGen(Layer):
         return np.ascontiguousarray(np.concatenate(blocks, axis=1))
 
     def _initial_A(self, gen: np.random.Generator) -> np.ndarray:
-        q = self.width_plus - 1 + (self.d_in if self.norm_term else 0)  # 2d + 1, or d + 1
+        q = self.d_in + 1 + (self.d_in if self.norm_term else 0)  # E||x+||^2: 2d + 1, or d + 1 without the norm
         A = np.zeros((self.n_features, self.d_out))
         for i in range(1, self.order + 1):
             std = 1.0 / math.sqrt(self.order * self.m * q**i)

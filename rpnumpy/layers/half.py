@@ -57,7 +57,7 @@ import numpy as np
 
 from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
 from ..hadamard import SRHT
-from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix, srht_matrix
+from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix
 from .activations import ACTIVATIONS
 from .base import _NO_CACHE, Layer
 
@@ -219,6 +219,7 @@ class HalfLayer(Layer):
         self.seed = seed_from(rng)
         self._g = None if activation is None else ACTIVATIONS[activation]()
         shape = (self.d_in, self.d_out)
+        operator = None  # the fast SRHT, for the srht scheme
         if _matrix is not None:
             matrix = _matrix
         elif scheme == "normal":
@@ -227,8 +228,9 @@ class HalfLayer(Layer):
             matrix = rademacher_matrix(shape, self.seed, variance=1.0)
         elif scheme == "mexican_hat":
             matrix = mexican_hat_matrix(shape, self.seed, image_shape=self.image_shape)
-        elif scheme == "srht":
-            matrix = srht_matrix(shape, self.seed, scale=self._srht_scale)
+        elif scheme == "srht":  # the operator and its dense matrix (kind "srht") from one draw
+            operator = SRHT(self.d_in, self.d_out, self.seed, scale=self._srht_scale, dtype=self.dtype)
+            matrix = operator.to_dense()
         else:
             if templates is None:
                 raise ValueError("the template scheme needs templates=x_train (training examples, never test ones)")
@@ -239,8 +241,8 @@ class HalfLayer(Layer):
         self.buffers["R"] = np.ascontiguousarray(matrix, dtype=self.dtype)
         # What forward and backward multiply by: R itself, or the fast operator that equals it.
         self._projection = self.buffers["R"]
-        if scheme == "srht":
-            self._projection = SRHT(self.d_in, self.d_out, self.seed, scale=self._srht_scale, dtype=self.dtype)
+        if operator is not None:
+            self._projection = operator
             self.buffers["R"].flags.writeable = False  # editing R would not change what the operator computes
         norms = np.linalg.norm(self.buffers["R"].astype(np.float64), axis=0)
         norms[norms == 0] = 1.0

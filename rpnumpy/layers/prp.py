@@ -40,10 +40,9 @@ _OUR_SCHEMES = ("srht",)
 
 
 def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
-    if scheme not in PRP_SCHEMES and scheme not in _OUR_SCHEMES:
-        raise ValueError(f"scheme must be one of {list(PRP_SCHEMES)}, got {scheme!r}")
-    # Gaussian N(0, 1/d_in) and Achlioptas' ±sqrt(3/d_in) share the variance 1/d_in: every column
-    # has expected squared norm 1. Orthogonal columns have norm exactly 1 (rows, if d_in < d_out).
+    # The callers have validated ``scheme``. Gaussian N(0, 1/d_in) and Achlioptas' ±sqrt(3/d_in) share
+    # the variance 1/d_in: every column has expected squared norm 1. Orthogonal columns have norm exactly 1
+    # (rows, if d_in < d_out).
     return random_matrix(scheme, (d_in, d_out), seed)
 
 
@@ -135,12 +134,15 @@ class PRP(Layer):
         super().__init__(check_dtype(dtype))
         self.scheme = scheme
         self.seed = seed_from(rng)
-        self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
-        # What forward and backward multiply by: P itself, or the fast operator that equals it.
-        self._projection = self.buffers["P"]
+        # What forward and backward multiply by: P itself, or the fast operator that equals it
+        # (its dense matrix, kind "srht", is the buffer: one draw for both).
         if scheme == "srht":
             self._projection = SRHT(self.d_in, self.d_out, self.seed, dtype=self.dtype)
+            self.buffers["P"] = self._projection.to_dense()
             self.buffers["P"].flags.writeable = False  # editing P would not change what the operator computes
+        else:
+            self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
+            self._projection = self.buffers["P"]
         self._add_param("alpha", np.ones(self.d_in, dtype=self.dtype))
         self._add_param("w", np.ones(self.d_out, dtype=self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
