@@ -23,6 +23,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_float",
     "check_probability",
+    "check_real",
     "check_seed",
     "check_dtype",
 ]
@@ -51,6 +52,20 @@ def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> 
     rule = ">= 0" if allow_zero else "> 0"
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
+    return value
+
+
+def check_real(value: Any, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number, else raise.
+
+    A non-number (booleans included) raises ``TypeError``; a non-finite
+    number (``nan``, ``inf``) raises ``ValueError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     return value
 
 

@@ -85,7 +85,6 @@ the two-tower form of an MLP never uses it.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,10 +98,11 @@ from ._validation import (
     check_positive_float,
     check_positive_int,
     check_probability,
+    check_real,
     seed_from,
 )
 from .closed_form import RidgeAccumulator, ridge_l2_from_trace
-from .features import FEATURE_DRAWS, FEATURE_MAPS, RandomFeatureMap
+from .features import FEATURE_DRAWS, FEATURE_MAPS, URF_ACTIVATIONS, RandomFeatureMap
 from .layers import Cos, Dense, Layer, ReLU, Sequential, Sin
 from .training import predict
 
@@ -124,13 +124,7 @@ __all__ = [
 ACTIVATION_LAYERS: dict[type[Layer], str] = {ReLU: "relu", Sin: "sin", Cos: "cos"}
 
 #: The activations themselves, for :func:`mlp_forward` (relu as the MLP computes it).
-_ACTIVATION_FUNCTIONS = {
-    "cos": np.cos,
-    "sin": np.sin,
-    "exp": np.exp,
-    "gaussian": lambda s: np.exp(-0.5 * s * s),
-    "relu": lambda s: np.maximum(s, 0),
-}
+_ACTIVATION_FUNCTIONS = {**URF_ACTIVATIONS, "relu": lambda s: np.maximum(s, 0)}
 
 
 # -- small helpers ------------------------------------------------------------
@@ -148,10 +142,15 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype: Any = np.float64) -> np.n
 
 def l2_normalize(z: np.ndarray, radius: float = 1.0) -> np.ndarray:
     r"""Rescale every row to norm ``radius``: :math:`r\,z/\|z\|` (zero rows stay zero). Same dtype."""
+    return _rescale_rows(z, radius)[0]
+
+
+def _rescale_rows(z: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """``l2_normalize(z, radius)`` and the per-row factor ``radius / ||z||`` (0 for a zero row)."""
     norms = np.sqrt(np.einsum("ij,ij->i", z, z))
     scale = np.zeros_like(norms)
     np.divide(radius, norms, out=scale, where=norms > 0)
-    return z * scale[:, None]
+    return z * scale[:, None], scale
 
 
 class L2Normalize(Layer):
@@ -184,10 +183,8 @@ class L2Normalize(Layer):
         self.radius = check_positive_float(radius, "radius")
 
     def _forward(self, x):
-        norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-        inverse = np.zeros_like(norms)
-        np.divide(1, norms, out=inverse, where=norms > 0)
-        unit = x * inverse[:, None]
+        # Unit rows first, then the radius: (x / ||x||) * r, the unit rows and 1/||x|| being what backward needs.
+        unit, inverse = _rescale_rows(x, 1)
         return unit * self.radius, (unit, inverse)
 
     def _backward(self, dy, cache, input_grad):
@@ -267,13 +264,6 @@ def mlp_forward(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 # -- the input tower ------------------------------------------------------------
-def _real(value: Any, name: str) -> float:
-    """``value`` as a finite float, else an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
-
-
 def _as_list(value: Any, n: int, name: str) -> list:
     if isinstance(value, str) or not isinstance(value, Sequence):
         return [value] * n
@@ -355,7 +345,7 @@ class InputTower(Layer):
         if not isinstance(relu_bias, (bool, np.bool_)):
             raise TypeError(f"relu_bias must be a bool, got {type(relu_bias).__name__}")
         super().__init__(check_dtype(dtype))
-        self.M, self.kappa = _real(M, "M"), _real(kappa, "kappa")
+        self.M, self.kappa = check_real(M, "M"), check_real(kappa, "kappa")
         self.draws, self.relu_bias = draws, bool(relu_bias)
         self.radius = None if radius is None else check_positive_float(radius, "radius")
         self.seed = seed_from(rng)

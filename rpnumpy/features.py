@@ -117,13 +117,12 @@ then coupled and the variance is usually lower than the i.i.d. formula (which
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_dtype, check_float_array, check_positive_int, seed_from
+from ._validation import check_dtype, check_float_array, check_positive_int, check_real, seed_from
 from .random_matrices import random_matrix
 
 __all__ = [
@@ -143,6 +142,14 @@ FEATURE_DRAWS = ("iid", "orthogonal")
 _URF_MAPS = ("cos", "sin", "exp", "gaussian")
 #: Activations whose features are a cos/sin pair (D = 2m).
 _TRIG_MAPS = ("cos", "sin", "gaussian")
+#: The activation f of the unit f(w.x + b) that each URF tower estimates (:meth:`RandomFeatureMap.target`).
+#: The relu tower estimates the arc-cosine kernel instead, so relu has no entry.
+URF_ACTIVATIONS = {
+    "cos": np.cos,
+    "sin": np.sin,
+    "exp": np.exp,
+    "gaussian": lambda z: np.exp(-0.5 * z**2),
+}
 
 
 class RandomFeatureVarianceWarning(UserWarning):
@@ -268,8 +275,8 @@ class RandomFeatureMap:
         self.m = check_positive_int(m, "m")
         if draws not in FEATURE_DRAWS:
             raise ValueError(f"draws must be one of {list(FEATURE_DRAWS)}, got {draws!r}")
-        self.M = _check_real(M, "M")
-        self.kappa = _check_real(kappa, "kappa")
+        self.M = check_real(M, "M")
+        self.kappa = check_real(kappa, "kappa")
         if activation == "relu" and self.M != 0.0:
             raise ValueError(f"M only applies to the URF activations {list(_URF_MAPS)}; relu needs M=0, got {M!r}")
         if activation != "relu" and self.kappa != 0.0:
@@ -503,14 +510,10 @@ class RandomFeatureMap:
         z = x @ w.T
         if b is not None:
             z += b
-        if self.activation == "cos":
-            return np.cos(z)
-        if self.activation == "sin":
-            return np.sin(z)
         if self.activation == "exp":
             with np.errstate(over="ignore"):
                 return np.exp(z)
-        return np.exp(-0.5 * z**2)
+        return URF_ACTIVATIONS[self.activation](z)
 
     def _refuse_clipped_relu(self, what: str) -> None:
         if self.kappa != 0.0:
@@ -593,13 +596,3 @@ class RandomFeatureMap:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"RandomFeatureMap({args})"
-
-
-def _check_real(value: Any, name: str) -> float:
-    """Return ``value`` as a finite float, else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value

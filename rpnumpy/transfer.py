@@ -90,7 +90,7 @@ from ._validation import (
     seed_from,
 )
 from .closed_form import RidgeAccumulator, ridge_l2_from_trace
-from .features import FEATURE_MAPS
+from .features import FEATURE_DRAWS, FEATURE_MAPS
 from .layers import ACTIVATIONS, Dense, Layer, LowRank, PolynomialActivation, Sequential
 from .layers.eugen import EUGEN_DRAWS, EUGen
 from .layers.snnk import SNNK
@@ -176,8 +176,8 @@ class SNNKFactory:
         self.m = check_positive_int(m, "m")
         if activation not in FEATURE_MAPS:
             raise ValueError(f"activation must be one of {list(FEATURE_MAPS)}, got {activation!r}")
-        if draws not in ("iid", "orthogonal"):
-            raise ValueError(f"draws must be 'iid' or 'orthogonal', got {draws!r}")
+        if draws not in FEATURE_DRAWS:
+            raise ValueError(f"draws must be one of {list(FEATURE_DRAWS)}, got {draws!r}")
         self.activation, self.draws = activation, draws
         self._rng = as_generator(rng)
 
@@ -214,9 +214,14 @@ def _readout(layer: Layer) -> tuple[Callable[[np.ndarray], np.ndarray], str, int
     raise TypeError(f"layer must be an EUGen, SNNK, Dense or LowRank layer, got {type(layer).__name__}")
 
 
-def _features(layer: Layer, features: Callable, x: np.ndarray, first: int) -> np.ndarray:
-    z = features(x)
-    return z[:, first:] if first else z
+def _ridge_sums(
+    features: Callable[[np.ndarray], np.ndarray], width: int, x: np.ndarray, y: np.ndarray, batch_size: int
+) -> RidgeAccumulator:
+    """The ridge sums of ``(features(x), y)`` (:class:`RidgeAccumulator`), streamed ``batch_size`` rows at a time."""
+    acc = RidgeAccumulator(width, y.shape[1])
+    for lo in range(0, x.shape[0], batch_size):
+        acc.update(features(x[lo:lo + batch_size]), y[lo:lo + batch_size])
+    return acc
 
 
 def fit_layer(
@@ -272,9 +277,7 @@ def fit_layer(
         return _fit_low_rank(layer, x, y, l2_relative, batch_size)
     features, name, first = _readout(layer)
     width = layer.params[name].shape[0] - first
-    acc = RidgeAccumulator(width, layer.d_out)
-    for lo in range(0, x.shape[0], batch_size):
-        acc.update(_features(layer, features, x[lo:lo + batch_size], first), y[lo:lo + batch_size])
+    acc = _ridge_sums(lambda batch: features(batch)[:, first:], width, x, y, batch_size)
     l2 = ridge_l2_from_trace(acc, l2_relative)
     coef, intercept = acc.solve(l2)
     readout = layer.params[name]
@@ -289,9 +292,7 @@ def fit_layer(
 
 
 def _fit_low_rank(layer: LowRank, x: np.ndarray, y: np.ndarray, l2_relative: float, batch_size: int) -> float:
-    acc = RidgeAccumulator(layer.d_in, layer.d_out)
-    for lo in range(0, x.shape[0], batch_size):
-        acc.update(x[lo:lo + batch_size], y[lo:lo + batch_size])
+    acc = _ridge_sums(lambda batch: batch, layer.d_in, x, y, batch_size)
     l2 = ridge_l2_from_trace(acc, l2_relative)
     B, intercept = acc.solve(l2)
     d, n = layer.d_in, acc.n_samples
@@ -307,31 +308,54 @@ def _fit_low_rank(layer: LowRank, x: np.ndarray, y: np.ndarray, l2_relative: flo
     return l2
 
 
-def set_data_free(layer: EUGen, dense: Dense, coefficients: Any) -> None:
-    r"""The data-free EUGen read-out of Theorem 3.1: :math:`A^\top` row :math:`r = g(w_r)`, ``b = 0``.
+def set_data_free(layer: EUGen, dense: Dense, coefficients: Any, linear: Dense | None = None) -> None:
+    r"""The data-free EUGen read-out of Theorem 3.1: :math:`A^\top` row :math:`r = g(w_r)`, ``b = 0`` (or merged).
 
     ``layer`` then outputs an unbiased estimate (over the draw of :math:`G`) of
     :math:`p(x W + b_{dense})` with :math:`p(s) = \sum_i a_i s^i`.
 
+    With ``linear`` (:math:`z = hV + c`), the merged read-out instead: :math:`A = g^\top V`,
+    ``b = c`` (or :math:`c` added to the constant feature's row of :math:`A` when the layer has
+    no bias), an estimate of :math:`p(x W + b_{dense})V + c`. This is :func:`merge_linear` of the
+    unmerged data-free layer, without building that layer: the weight side :math:`g` does not
+    depend on the output width, so the :math:`G_{ij}` of ``layer`` serve as they are.
+
     Parameters
     ----------
     layer : EUGen
-        Same ``d_in`` and ``d_out`` as ``dense``, order :math:`\ge` the polynomial's degree.
+        Same ``d_in`` as ``dense`` and the ``d_out`` of ``dense`` (of ``linear`` if given),
+        order :math:`\ge` the polynomial's degree.
     dense : Dense
     coefficients : sequence of float
         :math:`a_0..a_k`.
+    linear : Dense, optional
+        The linear layer after the activation, merged into the read-out; ``d_in = dense.d_out``.
     """
     if not isinstance(layer, EUGen):
         raise TypeError(f"layer must be an EUGen layer for the data-free variant, got {type(layer).__name__}")
     if not isinstance(dense, Dense):
         raise TypeError(f"dense must be a Dense layer, got {type(dense).__name__}")
-    if (layer.d_in, layer.d_out) != (dense.d_in, dense.d_out):
-        raise ValueError(f"layer is {layer.d_in}->{layer.d_out} but dense is {dense.d_in}->{dense.d_out}")
+    if linear is not None and not isinstance(linear, Dense):
+        raise TypeError(f"linear must be None or a Dense layer, got {type(linear).__name__}")
+    if linear is not None and linear.d_in != dense.d_out:
+        raise ValueError(f"dense has d_out={dense.d_out} but linear expects d_in={linear.d_in}")
+    d_out = dense.d_out if linear is None else linear.d_out
+    if (layer.d_in, layer.d_out) != (dense.d_in, d_out):
+        block = "dense" if linear is None else "dense + linear"
+        raise ValueError(f"layer is {layer.d_in}->{layer.d_out} but {block} is {dense.d_in}->{d_out}")
     w = np.ascontiguousarray(dense.params["W"].T, dtype=layer.dtype)
     g = layer.weight_features(w, dense.params["b"], coefficients)
-    np.copyto(layer.params["A"], g.T, casting="unsafe")
+    A = layer.params["A"]
+    if linear is None:
+        np.copyto(A, g.T, casting="unsafe")
+        if layer.bias:
+            layer.params["b"].fill(0)
+        return
+    np.copyto(A, g.T @ linear.params["W"].astype(layer.dtype, copy=False), casting="unsafe")
     if layer.bias:
-        layer.params["b"].fill(0)
+        np.copyto(layer.params["b"], linear.params["b"], casting="unsafe")
+    else:  # the constant feature's row carries the bias, as in merge_linear
+        A[0] += linear.params["b"]
 
 
 def merge_linear(layer: Layer, dense: Dense) -> Layer:
@@ -369,7 +393,7 @@ def merge_linear(layer: Layer, dense: Dense) -> Layer:
         Q, R = np.linalg.qr(layer.params["U"] @ (layer.params["V"].T @ V))
         merged.params["U"][...], merged.params["V"][...] = Q, R.T
     else:
-        name = {EUGen: "A", SNNK: "V", Dense: "W"}[type(layer)]
+        name = _readout(layer)[1]
         merged.params[name][...] = layer.params[name] @ V
     bias = layer.params["b"] @ V + c if "b" in layer.params else c
     if "b" in merged.params:
@@ -405,6 +429,9 @@ class LayerTransfer:
         The absolute ridge penalty (None for copies and the data-free variant).
     interval : float or None
         :math:`R` of the polynomial fit (data-free variant only).
+    coefficients : tuple of float or None
+        The fitted polynomial :math:`a_0..a_k` of the activation on :math:`[-R, R]`
+        (:func:`~rpnumpy.polyfit.fit_polynomial`; data-free variant only).
     seconds : float
         Wall time of this step (features, accumulation, solve and the forward passes).
     teacher_params, student_params : int
@@ -419,6 +446,7 @@ class LayerTransfer:
     target_variance: float
     l2: float | None
     interval: float | None
+    coefficients: tuple[float, ...] | None
     seconds: float
     teacher_params: int
     student_params: int
@@ -444,7 +472,9 @@ class TransferReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
-        return {key: ([vars(layer) | {"teacher_layers": list(layer.teacher_layers)} for layer in value]
+        return {key: ([vars(layer) | {"teacher_layers": list(layer.teacher_layers),
+                                      "coefficients": None if layer.coefficients is None else list(layer.coefficients)}
+                       for layer in value]
                       if key == "layers" else value) for key, value in vars(self).items()}
 
     def __str__(self) -> str:
@@ -461,10 +491,11 @@ class TransferReport:
 def _name(layer: Layer) -> str:
     if isinstance(layer, Dense):
         return f"Dense({layer.d_in}->{layer.d_out})"
-    if isinstance(layer, (EUGen, SNNK, LowRank)):
-        size = {EUGen: "M", SNNK: "D", LowRank: "rank"}[type(layer)]
-        value = layer.rank if isinstance(layer, LowRank) else layer.n_features
-        return f"{type(layer).__name__}({layer.d_in}->{layer.d_out}, {size}={value})"
+    if isinstance(layer, LowRank):
+        return f"{type(layer).__name__}({layer.d_in}->{layer.d_out}, rank={layer.rank})"
+    if isinstance(layer, (EUGen, SNNK)):
+        size = "M" if isinstance(layer, EUGen) else "D"
+        return f"{type(layer).__name__}({layer.d_in}->{layer.d_out}, {size}={layer.n_features})"
     return type(layer).__name__
 
 
@@ -594,7 +625,7 @@ def transfer(
         group = [teacher.layers[i] for i in indices]
         y_teacher = _run(group, x_teacher, batch_size)
         x_fed = x_student if inputs == "student" else x_teacher
-        l2 = interval = None
+        l2 = interval = coefficients = None
         if kind == "copy":
             layer = _copy(group[0])
             action = "copied"
@@ -613,13 +644,12 @@ def transfer(
                 if not isinstance(layer, EUGen):
                     raise ValueError(f"method='data_free' needs EUGen layers, but make_layer built "
                                      f"{type(layer).__name__}")
-                unmerged = layer if linear is None else _with_output_width(layer, dense.d_out)
                 pre = _run([dense], x_fed, batch_size)
                 interval = interval_from_preactivations(pre, interval_quantile)
-                coefficients = fit_polynomial(_activation_function(activation), unmerged.order, interval,
+                coefficients = fit_polynomial(_activation_function(activation), layer.order, interval,
                                               method=poly_method)
-                set_data_free(unmerged, dense, coefficients)
-                layer = unmerged if linear is None else merge_linear(unmerged, linear)
+                set_data_free(layer, dense, coefficients, linear)
+                coefficients = tuple(float(a) for a in coefficients)
         y_fed = _run([layer], x_fed, batch_size)
         x_student_next = y_fed if x_fed is x_student else _run([layer], x_student, batch_size)
         replaced = " + ".join(_name(teacher.layers[i]) for i in indices)
@@ -628,7 +658,7 @@ def transfer(
             teacher_layers=tuple(indices), action=action, description=description,
             fit_mse=_mse(y_fed, y_teacher), chain_mse=_mse(x_student_next, y_teacher),
             target_variance=float(np.mean(np.var(y_teacher, axis=0, dtype=np.float64))), l2=l2,
-            interval=interval, seconds=time.perf_counter() - step_start,
+            interval=interval, coefficients=coefficients, seconds=time.perf_counter() - step_start,
             teacher_params=sum(layer_.n_params for layer_ in group), student_params=layer.n_params,
         ))
         student_layers.append(layer)
@@ -638,13 +668,6 @@ def transfer(
     report.student_params = student.n_params
     report.student_fixed = student.n_buffer_values
     return student, report
-
-
-def _with_output_width(layer: EUGen, d_out: int) -> EUGen:
-    """The same EUGen (same seed, hence the same :math:`G_{ij}`) with another output width."""
-    config = layer.get_config()
-    config["d_out"] = d_out
-    return EUGen.from_config(config)
 
 
 def _copy(layer: Layer) -> Layer:

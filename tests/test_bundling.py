@@ -261,6 +261,34 @@ def test_l2_normalize_layer_gradients_and_zero_rows(rng):
     np.testing.assert_allclose(l2_normalize(x, 1.5), layer.forward(x), rtol=1e-15, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_l2_normalize_and_its_layer_compute_what_they_always_did(dtype, rng):
+    """Bitwise: l2_normalize is z * (r/||z||); the layer is (x * (1/||x||)) * r, its backward from those unit rows."""
+    x = np.vstack([rng.standard_normal((6, 5)) * 3, np.zeros((1, 5))]).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    scale, inverse = np.zeros_like(norms), np.zeros_like(norms)
+    np.divide(1.7, norms, out=scale, where=norms > 0)
+    np.divide(1, norms, out=inverse, where=norms > 0)
+    unit = x * inverse[:, None]
+    np.testing.assert_array_equal(l2_normalize(x, 1.7), x * scale[:, None], strict=True)
+    layer = L2Normalize(1.7)
+    np.testing.assert_array_equal(layer.forward(x), unit * 1.7, strict=True)
+    along = np.einsum("ij,ij->i", unit, dy)
+    expected_dx = (dy - unit * along[:, None]) * (1.7 * inverse)[:, None]
+    np.testing.assert_array_equal(layer.backward(dy), expected_dx, strict=True)
+
+
+def test_mlp_forward_applies_each_activation_as_written(rng):
+    x = rng.standard_normal((6, 3))
+    dense = [Dense(3, 4, rng=1), Dense(4, 2, rng=2)]
+    functions = {"cos": np.cos, "sin": np.sin, "exp": np.exp, "gaussian": lambda s: np.exp(-0.5 * s * s),
+                 "relu": lambda s: np.maximum(s, 0)}
+    for name, f in functions.items():
+        expected = f(dense[0].forward(x)) @ dense[1].params["W"] + dense[1].params["b"]
+        np.testing.assert_array_equal(mlp_forward([dense[0], name, dense[1]], x), expected, strict=True)
+
+
 def test_renormalisation_keeps_a_second_trig_tower_finite():
     x = np.random.default_rng(3).standard_normal((10, 8))
     with pytest.warns(UserWarning, match="overflow"):
@@ -282,6 +310,8 @@ def test_renormalisation_keeps_a_second_trig_tower_finite():
         ({"radius": -1.0}, ValueError, "radius must be a finite number > 0"),
         ({"relu_bias": "yes"}, TypeError, "relu_bias must be a bool"),
         ({"M": "big"}, TypeError, "M must be a finite real number"),
+        ({"M": float("inf")}, ValueError, "M must be finite, got inf"),
+        ({"kappa": True}, TypeError, "kappa must be a finite real number, got True of type bool"),
     ],
 )
 def test_input_tower_validation_names_the_parameter(kwargs, error, match):

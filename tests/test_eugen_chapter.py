@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import rpnumpy.chapters.eugen as eugen_chapter
+from rpnumpy.polyfit import fit_polynomial
 from rpnumpy.report import RunContext, run_chapters
 
 
@@ -37,6 +39,7 @@ def test_quick_eugen_chapter(mnist, tmp_path):
             assert run["retained"] == pytest.approx(run["accuracy"] / run["teacher_accuracy"])
             assert run["transfer_seconds"] > 0 and run["inference_ratio"] > 0
             assert [layer["action"] for layer in run["layers"]] == ["merged", "copied", "refit"]
+            assert [layer["coefficients"] for layer in run["layers"]] == [None, None, None]  # ridge: no polynomial
         assert 0.1 < res["accuracy"]["mean"] <= 1.0
 
     matched = results["matched"]
@@ -46,6 +49,11 @@ def test_quick_eugen_chapter(mnist, tmp_path):
     for name, res in matched.items():
         assert abs(res["mnist"]["trainable"] - 2570 - budget) <= 0.05 * budget, name
     variants = results["variants"]
+    # The data-free noise analysis uses the transfer's recorded fit: a_0..a_k of ReLU on [-R, R], k = order.
+    noise = variants["data_free_noise"]
+    assert noise["interval"] > 0 and len(noise["coefficients"]) == settings.order + 1
+    np.testing.assert_array_equal(noise["coefficients"],
+                                  fit_polynomial(lambda t: np.maximum(t, 0.0), settings.order, noise["interval"]))
     assert variants["unmerged, student inputs"]["mnist"]["trainable"] == 65 * 512 + 512 + 65 * 256 + 256 + 2570
     assert "teacher" in results["speed"] and "dense 784-16-10" in results["speed"]
     assert set(results["calibration"]) == {str(n) for n in settings.calibration_sizes}

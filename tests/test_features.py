@@ -283,6 +283,12 @@ def test_validation_errors_name_the_parameter():
         RandomFeatureMap("cos", 3, 4, kappa=-5)
     with pytest.raises(ValueError, match="M must be finite, got nan"):
         RandomFeatureMap("cos", 3, 4, M=float("nan"))
+    with pytest.raises(ValueError, match="kappa must be finite, got -inf"):
+        RandomFeatureMap("relu", 3, 4, kappa=-float("inf"))
+    with pytest.raises(TypeError, match="M must be a finite real number, got '0.1' of type str"):
+        RandomFeatureMap("cos", 3, 4, M="0.1")
+    with pytest.raises(TypeError, match="kappa must be a finite real number, got False of type bool"):
+        RandomFeatureMap("relu", 3, 4, kappa=False)
     fmap = RandomFeatureMap("cos", 3, 4, rng=0)
     with pytest.raises(ValueError, match="x has 2 columns but the feature map has d=3"):
         fmap.input_features(np.zeros((5, 2)))
@@ -341,3 +347,15 @@ def test_feature_widths_and_orthogonal_columns():
     g = RandomFeatureMap("cos", 8, 8, draws="orthogonal", rng=0).G
     gram = g.T @ g
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-12)  # one block: orthogonal columns
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["cos", "sin", "exp", "gaussian"])
+def test_target_is_the_activation_of_the_pre_activation(activation, dtype, rng):
+    """Bitwise: target(x, w, b) = f(x @ w.T + b), with f as written out here."""
+    functions = {"cos": np.cos, "sin": np.sin, "exp": np.exp, "gaussian": lambda z: np.exp(-0.5 * z**2)}
+    fmap = RandomFeatureMap(activation, 3, 4, rng=0, dtype=dtype)
+    x, w = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+    np.testing.assert_array_equal(fmap.target(x, w), functions[activation](x @ w.T), strict=True)
+    np.testing.assert_array_equal(fmap.target(x, w, b), functions[activation](x @ w.T + b), strict=True)

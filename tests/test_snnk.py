@@ -138,6 +138,35 @@ def test_from_dense_copies_dtype_and_zeroes_the_bias(rng):
         SNNK.from_dense(dense, 8, activation="cos", dtype=np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("activation", FEATURE_MAPS)
+def test_from_dense_is_bitwise_the_layer_built_then_overwritten(activation, bias, dtype, rng):
+    """from_dense skips the default V; the layer equals one constructed normally, then given V and a zero b."""
+    dense = Dense(5, 3, rng=0, dtype=dtype)
+    dense.params["W"][...] = _small_inputs(rng, 3, 5, 0.6, dtype).T
+    dense.params["b"][...] = rng.uniform(-1, 1, 3)
+    kwargs = {"draws": "orthogonal", "bias": bias, "rng": 11}
+    layer = SNNK.from_dense(dense, 6, activation=activation, **kwargs)
+    # The construction from_dense used before: a full constructor (default V drawn), then V and b overwritten.
+    old = SNNK(dense.d_in, dense.d_out, 6, activation=activation, dtype=dense.dtype, **kwargs)
+    weights = np.ascontiguousarray(dense.params["W"].T)
+    dense_bias = None if activation == "relu" else dense.params["b"]
+    old.params["V"][...] = old.feature_map.weight_features(weights, dense_bias).T
+    if old.bias:
+        old.params["b"].fill(0)
+    assert layer.params.keys() == old.params.keys() and layer.buffers.keys() == old.buffers.keys()
+    for name, value in old.params.items():
+        assert layer.params[name].dtype == value.dtype and layer.params[name].flags.c_contiguous
+        np.testing.assert_array_equal(layer.params[name], value, strict=True)
+        np.testing.assert_array_equal(layer.grads[name], old.grads[name], strict=True)
+    for name, value in old.buffers.items():
+        np.testing.assert_array_equal(layer.buffers[name], value, strict=True)
+    assert layer.get_config() == old.get_config()
+    x = _small_inputs(rng, 4, 5, 0.5, dtype)
+    np.testing.assert_array_equal(layer.forward(x), old.forward(x), strict=True)
+
+
 # --------------------------------------------------------------------------- default initialisation
 def test_default_v_is_the_tower_of_a_lecun_dense_layer(rng):
     """The documented start V = Ψ(W₀)ᵀ with W₀ ~ N(0, 1/d_in), checked through relu's V.

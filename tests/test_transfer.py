@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import GRADCHECK_TOL, check_backward_contract
@@ -10,6 +12,7 @@ from rpnumpy.gradcheck import check_gradients
 from rpnumpy.layers import Dense, LowRank, ReLU, Sequential, Tanh
 from rpnumpy.layers.eugen import EUGen
 from rpnumpy.layers.snnk import SNNK
+from rpnumpy.polyfit import fit_polynomial
 from rpnumpy.transfer import (
     EUGenFactory,
     LowRankFactory,
@@ -17,6 +20,7 @@ from rpnumpy.transfer import (
     SNNKFactory,
     fit_layer,
     merge_linear,
+    set_data_free,
     transfer,
     transfer_to_eugen,
 )
@@ -136,6 +140,23 @@ def test_merge_linear_for_every_readout_layer(rng):
         merge_linear(Dense(9, 7, rng=0), Dense(3, 2, rng=0))
 
 
+class _EUGenSubclass(EUGen):
+    """A subclass: the read-out is found by isinstance, not by the exact type."""
+
+
+def test_subclasses_of_readout_layers_are_merged_and_named(rng):
+    layer, dense = _EUGenSubclass(9, 7, m=5, order=2, rng=0), Dense(7, 4, rng=1)
+    layer.params["A"][...] = rng.standard_normal(layer.params["A"].shape)
+    x = rng.standard_normal((6, 9))
+    merged = merge_linear(layer, dense)
+    assert type(merged) is _EUGenSubclass
+    np.testing.assert_allclose(merged.forward(x), dense.forward(layer.forward(x)), rtol=1e-12, atol=1e-12)
+    teacher = Sequential(Dense(9, 7, rng=0), ReLU(), Dense(7, 4, rng=1))
+    _, report = transfer(teacher, rng.standard_normal((50, 9)),
+                         lambda d_in, d_out, dtype: _EUGenSubclass(d_in, d_out, 5, 2, rng=0, dtype=dtype), merge=True)
+    assert report.layers[0].description.endswith("-> _EUGenSubclass(9->4, M=11)")
+
+
 # -- the data-free variant ---------------------------------------------------------------------------------
 def test_data_free_student_is_unbiased_for_a_polynomial_teacher(rng):
     """Mean over S = 400 seeds within 4.5 predicted standard errors of the teacher, entry by entry.
@@ -160,6 +181,63 @@ def test_data_free_student_is_unbiased_for_a_polynomial_teacher(rng):
     assert np.abs(z).max() < 4.5, z
     ratio = outputs.var(0, ddof=1) / variance
     assert 0.7 < ratio.mean() < 1.4, ratio
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("activation", "poly_method"), [(ReLU(), "chebyshev"), (Tanh(), "least_squares")])
+def test_merged_data_free_layer_is_merge_linear_of_the_unmerged_one(bias, activation, poly_method, rng):
+    """The merged data-free read-out is built directly on the merged layer: the same as the hidden-width layer
+    (same seed, hence the same G_ij) set data-free and then merged by merge_linear; the recorded coefficients
+    are fit_polynomial's for the block's activation, the layer's order, the recorded interval and poly_method."""
+    teacher = Sequential(Dense(6, 10, rng=0), activation, Dense(10, 4, rng=1))
+    x = rng.standard_normal((300, 6))
+
+    def make_layer(d_in, d_out, dtype):
+        return EUGen(d_in, d_out, 7, 3, bias=bias, rng=11, dtype=dtype)
+
+    student, report = transfer(teacher, x, make_layer, method="data_free", merge=True, poly_method=poly_method)
+    (step,) = report.layers
+    assert step.action == "merged" and step.l2 is None and step.interval > 0
+    expected = fit_polynomial(activation.inference_function(), 3, step.interval, method=poly_method)
+    assert isinstance(step.coefficients, tuple) and len(step.coefficients) == 4
+    np.testing.assert_array_equal(step.coefficients, expected)
+    assert json.loads(json.dumps(report.as_dict()))["layers"][0]["coefficients"] == list(step.coefficients)
+
+    dense, linear = teacher[0], teacher[2]
+    unmerged = make_layer(6, 10, np.float64)
+    set_data_free(unmerged, dense, step.coefficients)
+    old = merge_linear(unmerged, linear)
+    new = student[0]
+    np.testing.assert_array_equal(new.G, old.G)
+    for name, value in old.params.items():
+        scale = np.abs(value).max()
+        np.testing.assert_allclose(new.params[name], value, rtol=0, atol=1e-12 * scale, err_msg=name)
+    x_new = rng.standard_normal((20, 6))
+    np.testing.assert_allclose(new.forward(x_new), linear.forward(unmerged.forward(x_new)), rtol=1e-10,
+                               atol=1e-12 * np.abs(old.forward(x_new)).max())
+    # The same through set_data_free(..., linear) on a fresh layer of the merged width.
+    direct = make_layer(6, 4, np.float64)
+    set_data_free(direct, dense, step.coefficients, linear)
+    for name, value in new.params.items():
+        np.testing.assert_array_equal(direct.params[name], value, err_msg=name)
+
+
+def test_set_data_free_checks_the_widths():
+    dense, linear = Dense(6, 10, rng=0), Dense(10, 4, rng=1)
+    with pytest.raises(ValueError, match="layer is 6->4 but dense is 6->10"):
+        set_data_free(EUGen(6, 4, m=3, rng=0), dense, [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"layer is 6->10 but dense \+ linear is 6->4"):
+        set_data_free(EUGen(6, 10, m=3, rng=0), dense, [0.0, 1.0], linear)
+    with pytest.raises(ValueError, match="dense has d_out=10 but linear expects d_in=4"):
+        set_data_free(EUGen(6, 3, m=3, rng=0), dense, [0.0, 1.0], Dense(4, 3, rng=0))
+    with pytest.raises(TypeError, match="linear must be None or a Dense layer, got ReLU"):
+        set_data_free(EUGen(6, 4, m=3, rng=0), dense, [0.0, 1.0], ReLU())
+
+
+def test_ridge_steps_record_no_polynomial(rng):
+    _, report = transfer_to_eugen(_relu_teacher(), rng.standard_normal((100, 12)), m=4, rng=0, refit_dense=True)
+    assert [layer.coefficients for layer in report.layers] == [None, None, None]
+    assert [layer.interval for layer in report.layers] == [None, None, None]
 
 
 def test_data_free_needs_eugen_layers(rng):
@@ -260,6 +338,8 @@ def test_bad_teachers_inputs_and_factories_are_refused(rng):
         EUGenFactory(0)
     with pytest.raises(ValueError, match="activation must be one of .* got 'tanh'"):
         SNNKFactory(4, activation="tanh")
+    with pytest.raises(ValueError, match=r"draws must be one of \['iid', 'orthogonal'\], got 'rademacher'"):
+        SNNKFactory(4, draws="rademacher")
     with pytest.raises(ValueError, match="rank must be a positive int, got -1"):
         LowRankFactory(-1)
     with pytest.raises(ValueError, match="y must have shape \\(20, d_out=3\\) to match x"):

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..datasets import load_dataset
 from ..layers import Dense, LowRank, ReLU, Sequential
-from ..polyfit import evaluate_polynomial, fit_polynomial
+from ..polyfit import evaluate_polynomial
 from ..report import RunContext, chapter
 from ..training import evaluate, predict
 from ..transfer import EUGenFactory, LowRankFactory, SNNKFactory, transfer
@@ -277,12 +277,12 @@ def _data_free_noise(ex: Experiment, n_images: int = 200) -> dict[str, float]:
     student = ex.student("mnist", seed, ex.eugen(seed), merge=False, method="data_free")
     layer, dense = student["model"][0], ex.teacher("mnist", seed)["model"][0]
     interval = student["report"].layers[0].interval
-    coefficients = fit_polynomial(lambda t: np.maximum(t, 0.0), layer.order, interval)
+    coefficients = student["report"].layers[0].coefficients  # the transfer's own fit: same activation and method
     x = ex.dataset("mnist")[0][:n_images].astype(np.float64)
     w, b = dense.params["W"].astype(np.float64), dense.params["b"].astype(np.float64)
     surrogate = evaluate_polynomial(coefficients, x @ w + b)
     variance = layer.astype(np.float64).predicted_variance(x, np.ascontiguousarray(w.T), b, coefficients)
-    return {"interval": float(interval), "n_images": n_images,
+    return {"interval": float(interval), "coefficients": list(coefficients), "n_images": n_images,
             "noise_to_signal": float(np.sqrt(variance.mean()) / surrogate.std()),
             "mean_norm_plus_sq": float(np.mean(2 * (x**2).sum(1) + 1))}
 

@@ -129,7 +129,9 @@ class SNNK(Layer):
         bias: bool = True,
         rng: Any = None,
         dtype: Any = np.float64,
+        _zero_v: bool = False,
     ) -> None:
+        # _zero_v (private, for from_dense): start from V = 0 instead of drawing W0 and running its tower.
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
         self.m = check_positive_int(m, "m")
@@ -147,7 +149,10 @@ class SNNK(Layer):
         self.buffers["G"] = self.feature_map.G
         if self.feature_map.xi is not None:
             self.buffers["xi"] = self.feature_map.xi
-        self._add_param("V", self._initial_v())
+        if _zero_v:
+            self._add_param("V", np.zeros((self.n_features, self.d_out), dtype=self.dtype))
+        else:
+            self._add_param("V", self._initial_v())
         if bias:
             self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
@@ -190,12 +195,13 @@ class SNNK(Layer):
             raise TypeError(f"dense must be a rpnumpy Dense layer, got {type(dense).__name__}")
         if "dtype" in kwargs:
             raise TypeError("from_dense takes the dtype of the dense layer; do not pass dtype")
-        layer = cls(dense.d_in, dense.d_out, m, activation=activation, dtype=dense.dtype, **kwargs)
+        # V is overwritten below, so the constructor skips the default V (and b starts at zero anyway).
+        layer = cls(dense.d_in, dense.d_out, m, activation=activation, dtype=dense.dtype, _zero_v=True, **kwargs)
+        # A C-contiguous copy, not the transposed view: the tower's einsum and matmul sum in another order on
+        # a strided input, and V would change in the last bits.
         weights = np.ascontiguousarray(dense.params["W"].T)
         dense_bias = None if activation == "relu" else dense.params["b"]
         layer.params["V"][...] = layer.feature_map.weight_features(weights, dense_bias).T
-        if layer.bias:
-            layer.params["b"].fill(0)
         return layer
 
     def _forward(self, x):
