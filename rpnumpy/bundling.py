@@ -187,9 +187,7 @@ class L2Normalize(Layer):
         unit, inverse = _rescale_rows(x, 1)
         return unit * self.radius, (unit, inverse)
 
-    def _backward(self, dy, cache, input_grad):
-        if not input_grad:
-            return None
+    def _backward(self, dy, cache):
         unit, inverse = cache
         along = np.einsum("ij,ij->i", unit, dy)
         return (dy - unit * along[:, None]) * (self.radius * inverse)[:, None]
@@ -379,13 +377,11 @@ class InputTower(Layer):
             z = fmap.input_features(self.tower_input(j, z))
         return z, None
 
-    def _backward(self, dy, cache, input_grad):
-        if input_grad:
-            raise NotImplementedError(
-                "InputTower computes no input gradient: it is the fixed first stage of a network "
-                "(call backward with input_grad=False, as rpnumpy.training.fit does for the first layer)"
-            )
-        return None
+    def _backward(self, dy, cache):
+        raise NotImplementedError(
+            "InputTower computes no input gradient: it is the fixed first stage of a network "
+            "(call backward with input_grad=False, as rpnumpy.training.fit does for the first layer)"
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {

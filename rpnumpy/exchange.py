@@ -100,7 +100,7 @@ from ._validation import check_positive_float
 from .gradcheck import relative_error
 from .io import check_archive_header, load_stored_arrays, read_npz_archive, write_npz_atomically
 from .layer_cases import LAYER_CASES, LayerCase, get_case  # also registers every layer class a file may name
-from .layers.base import Layer, Sequential, layer_from_config
+from .layers.base import Layer, Sequential, layer_from_config, layer_spec
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -185,7 +185,7 @@ def exchange_case(layer: Layer, x: np.ndarray, upstream: np.ndarray, *, name: st
         grad_input = None
     return ExchangeCase(
         name=name or type(layer).__name__,
-        spec={"class": type(layer).__name__, "config": layer.get_config()},
+        spec=layer_spec(layer),
         input=np.array(x, copy=True), upstream=np.array(upstream, copy=True), output=output, grad_input=grad_input,
         params={k: v.copy() for k, v in layer.params.items()},
         grads={k: v.copy() for k, v in layer.grads.items()},

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers.base import Layer, layer_from_config
+from .layers.base import Layer, layer_from_config, layer_spec
 
 __all__ = [
     "ModelFileError",
@@ -72,7 +72,7 @@ def save_model(model: Layer, path: str | os.PathLike, *, store_buffers: bool = F
     if not isinstance(model, Layer):
         raise TypeError(f"model must be a rpnumpy Layer, got {type(model).__name__}")
     path = Path(path)
-    spec = {"class": type(model).__name__, "config": model.get_config()}
+    spec = layer_spec(model)
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT_NAME),
         "format_version": np.array(FORMAT_VERSION),

@@ -23,7 +23,7 @@ from rpnumpy.exchange import (
     write_registered_cases,
 )
 from rpnumpy.layer_cases import LAYER_CASES, LayerCase, get_case, registry_summary
-from rpnumpy.layers import prp as prp_module
+from rpnumpy.layers import PRP
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +142,10 @@ def test_a_broken_backward_pass_in_rpnumpy_is_caught(tmp_path, monkeypatch, caps
     """Files computed correctly, then rpnumpy's PRP backward loses the factor alpha of dL/dx: exit status 1."""
     path = _file(tmp_path)
 
-    def without_alpha(dy, x, z, alpha, p, w, grads, input_grad=True):
-        np.sum(dy, axis=0, out=grads["b"])
-        np.einsum("nj,nj->j", dy, z, out=grads["w"])
-        g_u = (dy * w) @ p.T
-        np.einsum("ni,ni->i", g_u, x, out=grads["alpha"])
-        return g_u  # the bug: should be g_u * alpha
+    def without_alpha(self, dy, cache):
+        return self._param_backward(dy, cache)  # the bug: should be g_u * alpha
 
-    monkeypatch.setattr(prp_module, "_prp_backward", without_alpha)
+    monkeypatch.setattr(PRP, "_backward", without_alpha)
     assert main(["gradcheck", "--compare", str(path)]) == 1
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and line.split()}

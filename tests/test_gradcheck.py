@@ -56,15 +56,15 @@ def test_refuses_float32():
 class _BrokenDense(Dense):
     """dW is off by a transposed-batch mistake: x.T @ dy scaled by 1.001 on one column."""
 
-    def _backward(self, dy, x, input_grad):
-        dx = super()._backward(dy, x, input_grad)
+    def _backward(self, dy, x):
+        dx = super()._backward(dy, x)
         self.grads["W"][:, 0] *= 1.001
         return dx
 
 
 class _BrokenInputGrad(Dense):
-    def _backward(self, dy, x, input_grad):
-        super()._backward(dy, x, input_grad)
+    def _backward(self, dy, x):
+        super()._backward(dy, x)
         return dy @ self.params["W"].T * 0.999
 
 

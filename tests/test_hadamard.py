@@ -207,8 +207,8 @@ def _prp_dense_twin(layer: PRP) -> PRP:
 
 
 def _half_dense_twin(layer: HalfLayer) -> HalfLayer:
-    twin = HalfLayer(layer.d_in, layer.d_out, scheme="normal", activation=layer.activation, rng=0,
-                     _matrix=layer.buffers["R"])
+    twin = HalfLayer(layer.d_in, layer.d_out, scheme="normal", activation=layer.activation, rng=0)
+    np.copyto(twin.buffers["R"], layer.buffers["R"])
     for key, value in layer.params.items():
         np.copyto(twin.params[key], value)
     return twin

@@ -34,7 +34,7 @@ def test_round_trip(tmp_path, rng, dtype):
         assert json.loads(str(archive["config"]))["class"] == "Sequential"
 
 
-class _WithBuffer(Layer):
+class WithBuffer(Layer):
     """A minimal layer with a seeded fixed matrix, to test buffer storage."""
 
     def __init__(self, d=4, seed=0, dtype="float64"):
@@ -53,7 +53,7 @@ class _WithBuffer(Layer):
 
 
 def test_buffers_rebuilt_from_seed_or_stored_and_verified(tmp_path):
-    layer = _WithBuffer(d=64, seed=9)
+    layer = WithBuffer(d=64, seed=9)
     small, big = model_file_size(layer), model_file_size(layer, store_buffers=True)
     assert big - small >= 64 * 64 * 8  # the matrix itself
     loaded = load_model(save_model(layer, tmp_path / "a.npz"))

@@ -20,6 +20,8 @@ __all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "PolynomialActivatio
 
 
 class _Elementwise(Layer):
+    """An element-wise function: any input shape, either float dtype, no parameters."""
+
     input_ndim = None
 
 
@@ -34,8 +36,8 @@ class ReLU(_Elementwise):
         y = np.maximum(x, 0)
         return y, y
 
-    def _backward(self, dy, y, input_grad):
-        return dy * (y > 0) if input_grad else None
+    def _backward(self, dy, y):
+        return dy * (y > 0)
 
 
 class Sigmoid(_Elementwise):
@@ -49,8 +51,8 @@ class Sigmoid(_Elementwise):
         y = special.expit(x)
         return y, y
 
-    def _backward(self, dy, y, input_grad):
-        return dy * y * (1 - y) if input_grad else None
+    def _backward(self, dy, y):
+        return dy * y * (1 - y)
 
 
 class Tanh(_Elementwise):
@@ -60,8 +62,8 @@ class Tanh(_Elementwise):
         y = np.tanh(x)
         return y, y
 
-    def _backward(self, dy, y, input_grad):
-        return dy * (1 - y * y) if input_grad else None
+    def _backward(self, dy, y):
+        return dy * (1 - y * y)
 
 
 class Sin(_Elementwise):
@@ -70,8 +72,8 @@ class Sin(_Elementwise):
     def _forward(self, x):
         return np.sin(x), x
 
-    def _backward(self, dy, x, input_grad):
-        return dy * np.cos(x) if input_grad else None
+    def _backward(self, dy, x):
+        return dy * np.cos(x)
 
 
 class Cos(_Elementwise):
@@ -80,8 +82,8 @@ class Cos(_Elementwise):
     def _forward(self, x):
         return np.cos(x), x
 
-    def _backward(self, dy, x, input_grad):
-        return -dy * np.sin(x) if input_grad else None
+    def _backward(self, dy, x):
+        return -dy * np.sin(x)
 
 
 class GELU(_Elementwise):
@@ -100,9 +102,7 @@ class GELU(_Elementwise):
         cdf = special.ndtr(x)
         return x * cdf, (x, cdf)
 
-    def _backward(self, dy, cache, input_grad):
-        if not input_grad:
-            return None
+    def _backward(self, dy, cache):
         x, cdf = cache
         pdf = np.exp(-0.5 * x * x) * self._INV_SQRT_2PI
         return dy * (cdf + x * pdf)
@@ -143,9 +143,7 @@ class PolynomialActivation(_Elementwise):
     def _forward(self, x):
         return self._horner(self.coefficients, x), x
 
-    def _backward(self, dy, x, input_grad):
-        if not input_grad:
-            return None
+    def _backward(self, dy, x):
         a = self.coefficients
         slope = self._horner(a[1:] * np.arange(1, a.size), x) if a.size > 1 else np.zeros_like(x)
         return dy * slope

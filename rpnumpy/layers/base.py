@@ -11,7 +11,17 @@ A layer is three dictionaries of arrays and two methods::
 
 Inside, each layer is written in the CS231n style: a pure
 ``_forward(x) -> (y, cache)`` and a ``_backward(dy, cache) -> dx`` that consumes
-the cache. ``forward``/``backward`` only add input checks and keep the cache.
+the cache, fills ``grads`` and returns the input gradient. ``forward`` and
+``backward`` add what every layer needs once: the checks of ``x`` and ``dy``,
+and keeping the cache.
+
+The first layer of a network needs no ``dL/dx`` (nobody uses the gradient of the
+pixels), so ``backward(dy, input_grad=False)`` returns None. A layer whose input
+gradient costs a matrix product of its own (:class:`~rpnumpy.layers.Dense`,
+:class:`~rpnumpy.layers.HalfLayer`, ...) also implements
+``_param_backward(dy, cache)``, which fills ``grads`` only; for the others the
+full ``_backward`` runs and its ``dx`` is dropped, and a layer without parameters
+does no work at all.
 
 Rules every layer keeps
 -----------------------
@@ -20,12 +30,23 @@ Rules every layer keeps
   references to both dictionaries' arrays for the whole of training.
 * ``backward`` overwrites, it does not accumulate: calling it twice with the
   same ``dy`` gives the same ``grads``.
+* ``dy`` must have the shape and dtype of the last output: anything else is
+  refused before any work starts (a ``(1, d)`` or ``(d,)`` array would
+  otherwise broadcast into wrong gradients without an error).
 * A fixed random matrix lives in ``buffers`` and gets no gradient computed for
   it (no matrix product is spent on a gradient nobody uses). It is rebuilt from
   ``(kind, shape, seed)``, which ``get_config`` records.
 * dtypes are preserved and never changed silently: a layer built with
   ``dtype=np.float32`` refuses float64 input with a ``TypeError`` rather than
   up-casting, and vice versa.
+
+Saved models name each layer by its class. Every public layer class of rpnumpy
+is registered under its own name (``"Dense"``, ``"HalfLayer"``) when it is
+defined, that is when ``rpnumpy`` is imported; a class defined elsewhere is
+registered under its module and name (``"__main__.MyLayer"``), so a student's
+own ``class ReLU(Layer)`` can never stand in for rpnumpy's when a file is
+loaded. Private classes (a leading underscore) and classes defined inside a
+function are not registered.
 """
 
 from __future__ import annotations
@@ -37,23 +58,49 @@ import numpy as np
 
 from .._validation import check_dtype, check_float_array
 
-__all__ = ["Layer", "Sequential", "LAYER_REGISTRY", "layer_from_config"]
+__all__ = ["Layer", "Sequential", "LAYER_REGISTRY", "layer_from_config", "layer_spec", "registered_name"]
 
-#: Every concrete layer class by name, filled in automatically by subclassing.
-#: Saved models refer to layers by these names.
+#: Every registered layer class by the name saved models use for it (see the module docstring).
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
 #: Marks a layer whose forward has not run yet (a cache may legitimately be None).
 _NO_CACHE = object()
 
 
+def registered_name(cls: type) -> str:
+    """The name a model file uses for the layer class ``cls``.
+
+    rpnumpy's own classes go by their class name; any other class by its module and qualified
+    name, so that it cannot clash with a built-in.
+    """
+    module = cls.__module__
+    if module == "rpnumpy" or module.startswith("rpnumpy."):
+        return cls.__name__
+    return f"{module}.{cls.__qualname__}"
+
+
+def _register(cls: type[Layer]) -> None:
+    if cls.__name__.startswith("_") or "<locals>" in cls.__qualname__:
+        return
+    name = registered_name(cls)
+    known = LAYER_REGISTRY.get(name)
+    if known is not None and known is not cls and "." not in name:
+        raise RuntimeError(
+            f"two rpnumpy layer classes are both called {name!r} ({known.__module__} and {cls.__module__}): "
+            f"saved models could not tell them apart"
+        )
+    # A class defined outside rpnumpy may be defined again under the same name (a notebook cell run
+    # twice): the newest definition is the one that loads.
+    LAYER_REGISTRY[name] = cls
+
+
 class Layer:
     """Base class of all layers.
 
-    Subclasses implement ``_forward(x) -> (y, cache)`` and
-    ``_backward(dy, cache, input_grad) -> dx``, and ``get_config()`` if they
-    take constructor arguments. Parameter-free element-wise layers set
-    ``dtype = None`` and accept either float dtype.
+    Subclasses implement ``_forward(x) -> (y, cache)`` and ``_backward(dy, cache) -> dx``
+    (filling ``grads``), optionally ``_param_backward(dy, cache)`` (``grads`` only, see the
+    module docstring), and ``get_config()`` if they take constructor arguments.
+    Parameter-free element-wise layers set ``dtype = None`` and accept either float dtype.
 
     Attributes
     ----------
@@ -72,7 +119,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        LAYER_REGISTRY[cls.__name__] = cls
+        _register(cls)
 
     def __init__(self, dtype: Any = None) -> None:
         self.dtype = None if dtype is None else check_dtype(dtype)
@@ -80,6 +127,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
         self._cache: Any = _NO_CACHE
+        self._output: tuple[tuple[int, ...], np.dtype] | None = None
 
     # -- the contract -------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -97,7 +145,32 @@ class Layer:
         """
         self._check_input(x)
         y, self._cache = self._forward(x)
+        self._output = (y.shape, y.dtype)
         return y
+
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``dy = dL/dy``: fill ``grads`` and return ``dL/dx``.
+
+        Parameters
+        ----------
+        dy : ndarray
+            Gradient of the loss with respect to the last ``forward`` output: the same shape
+            and dtype as that output.
+        input_grad : bool, default=True
+            If False the input gradient is not computed and None is returned.
+            The first layer of a network needs no ``dL/dx``; for a dense layer
+            that saves one of its three matrix products.
+
+        Returns
+        -------
+        ndarray or None
+        """
+        self._check_dy(dy)
+        if input_grad:
+            return self._backward(dy, self._cache)
+        if self.params:
+            self._param_backward(dy, self._cache)
+        return None
 
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""A function ``f(x)`` computing this layer's output for inference, with no cache kept.
@@ -124,38 +197,32 @@ class Layer:
 
         return run
 
-    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        """Back-propagate ``dy = dL/dy``: fill ``grads`` and return ``dL/dx``.
-
-        Parameters
-        ----------
-        dy : ndarray
-            Gradient of the loss with respect to the last ``forward`` output.
-        input_grad : bool, default=True
-            If False the input gradient is not computed and None is returned.
-            The first layer of a network needs no ``dL/dx``; for a dense layer
-            that saves one of its three matrix products.
-
-        Returns
-        -------
-        ndarray or None
-        """
-        if self._cache is _NO_CACHE:
-            raise RuntimeError(f"{type(self).__name__}.backward was called before forward")
-        dy = check_float_array(dy, "dy", dtype=self.dtype)
-        return self._backward(dy, self._cache, input_grad)
-
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _forward(x) -> (y, cache)")
 
-    def _backward(self, dy: np.ndarray, cache: Any, input_grad: bool) -> np.ndarray | None:
-        raise NotImplementedError
+    def _backward(self, dy: np.ndarray, cache: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement _backward(dy, cache) -> dx")
 
+    def _param_backward(self, dy: np.ndarray, cache: Any) -> None:
+        """Fill ``grads`` without the input gradient; by default the whole ``_backward``, dx dropped."""
+        self._backward(dy, cache)
+
+    # -- checks ---------------------------------------------------------------
     def _check_input(self, x: np.ndarray) -> None:
         check_float_array(x, "x", ndim=self.input_ndim, dtype=self.dtype)
         d_in = getattr(self, "d_in", None)  # layers with a fixed input width declare it as d_in
         if d_in is not None and x.ndim == 2 and x.shape[1] != d_in:
             raise ValueError(f"x has {x.shape[1]} features but the layer expects d_in={d_in}")
+
+    def _check_dy(self, dy: np.ndarray) -> None:
+        if self._cache is _NO_CACHE or self._output is None:
+            raise RuntimeError(f"{type(self).__name__}.backward was called before forward")
+        shape, dtype = self._output
+        check_float_array(dy, "dy", dtype=dtype)
+        if dy.shape != shape:
+            raise ValueError(
+                f"dy must have the shape of the last output of {type(self).__name__}, {shape}, got {dy.shape}"
+            )
 
     # -- bookkeeping --------------------------------------------------------
     def _add_param(self, name: str, value: np.ndarray) -> None:
@@ -234,6 +301,24 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def layer_spec(layer: Layer) -> dict[str, Any]:
+    """``{"class": name, "config": {...}}``: what a model file records of ``layer``.
+
+    Raises
+    ------
+    ValueError
+        If the layer's class is not registered (a private class, or one defined inside a
+        function), so that a file that could never be loaded is not written.
+    """
+    name = registered_name(type(layer))
+    if LAYER_REGISTRY.get(name) is not type(layer):
+        raise ValueError(
+            f"layer class {type(layer).__qualname__} is not registered, so a saved model could not be loaded: "
+            f"define it at the top level of a module, with a name that does not start with '_'"
+        )
+    return {"class": name, "config": layer.get_config()}
+
+
 def layer_from_config(spec: dict[str, Any]) -> Layer:
     """Rebuild a layer from ``{"class": name, "config": {...}}``.
 
@@ -246,10 +331,15 @@ def layer_from_config(spec: dict[str, Any]) -> Layer:
     if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
         raise ValueError(f"a layer spec must be a dict with keys 'class' and 'config', got {spec!r}")
     name = spec["class"]
-    if name not in LAYER_REGISTRY:
-        raise ValueError(f"unknown layer class {name!r}; known layers: {sorted(LAYER_REGISTRY)}")
+    if not isinstance(name, str) or name not in LAYER_REGISTRY:
+        hint = " (a class defined outside rpnumpy loads once its module has been imported)" if "." in str(name) else ""
+        raise ValueError(f"unknown layer class {name!r}{hint}; rpnumpy's layers: "
+                         f"{sorted(n for n in LAYER_REGISTRY if '.' not in n)}")
+    config = spec["config"]
+    if not isinstance(config, dict):
+        raise ValueError(f"the config of layer {name} must be a dict, got {type(config).__name__}")
     try:
-        return LAYER_REGISTRY[name].from_config(dict(spec["config"]))
+        return LAYER_REGISTRY[name].from_config(dict(config))
     except TypeError as exc:
         raise ValueError(f"invalid config for layer {name}: {exc}") from exc
 
@@ -305,6 +395,12 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        # Every layer checks the gradient it receives, so the last one checks dy.
+        for i in range(len(self.layers) - 1, -1, -1):
+            dy = self.layers[i].backward(dy, input_grad=input_grad or i > 0)
+        return dy
+
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         steps = [layer.inference_function() for layer in self.layers]
 
@@ -315,14 +411,8 @@ class Sequential(Layer):
 
         return run
 
-    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            dy = self.layers[i].backward(dy, input_grad=input_grad or i > 0)
-        return dy
-
     def get_config(self) -> dict[str, Any]:
-        return {"layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]}
+        return {"layers": [layer_spec(layer) for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:

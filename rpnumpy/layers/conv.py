@@ -30,16 +30,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
 from .base import Layer
+from .core import INIT_VARIANCE
 
 __all__ = ["Conv2D", "MaxPool2D"]
-
-#: Variance of the initial kernel entries from the fan-in and fan-out
-#: (``in_channels*kh*kw`` and ``out_channels*kh*kw``).
-_INIT_VARIANCE = {
-    "he": lambda fan_in, fan_out: 2.0 / fan_in,
-    "lecun": lambda fan_in, fan_out: 1.0 / fan_in,
-    "glorot": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
-}
 
 
 def _is_int(value: Any) -> bool:
@@ -78,15 +71,6 @@ def _check_nchw(x: np.ndarray, layer: str, dtype: np.dtype | None) -> None:
         raise ValueError(
             f"x must have 4 dimensions (n, channels, height, width) for {layer}, got shape {x.shape}; "
             f"reshape a batch of flat images first, e.g. x.reshape(-1, 1, 28, 28)"
-        )
-
-
-def _check_dy(dy: np.ndarray, out_shape: tuple[int, ...], dtype: np.dtype) -> None:
-    if dy.shape != out_shape:
-        raise ValueError(f"dy has shape {dy.shape} but the last forward output had shape {out_shape}")
-    if dy.dtype != dtype:
-        raise TypeError(
-            f"dy has dtype {dy.dtype} but the last forward input had dtype {dtype}; dtypes are never changed silently"
         )
 
 
@@ -203,14 +187,14 @@ class Conv2D(Layer):
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
         self.padding = _pair(padding, "padding", minimum=0)
-        if init not in _INIT_VARIANCE:
-            raise ValueError(f"init must be one of {sorted(_INIT_VARIANCE)}, got {init!r}")
+        if init not in INIT_VARIANCE:
+            raise ValueError(f"init must be one of {sorted(INIT_VARIANCE)}, got {init!r}")
         super().__init__(check_dtype(dtype))
         self.init = init
         self.seed = seed_from(rng)
         kh, kw = self.kernel_size
         fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
-        std = math.sqrt(_INIT_VARIANCE[init](fan_in, fan_out))
+        std = math.sqrt(INIT_VARIANCE[init](fan_in, fan_out))
         shape = (self.out_channels, self.in_channels, kh, kw)
         w = np.random.default_rng(self.seed).standard_normal(shape) * std
         self._add_param("W", w.astype(self.dtype))
@@ -257,17 +241,20 @@ class Conv2D(Layer):
         y += self.params["b"][:, None]
         return y.reshape(out_shape), (x.shape, cols, out_shape)
 
-    def _backward(self, dy, cache, input_grad):
-        x_shape, cols, out_shape = cache
-        _check_dy(dy, out_shape, cols.dtype)
+    def _param_backward(self, dy, cache):
+        _, cols, out_shape = cache
         n, f = out_shape[:2]
-        ho, wo = out_shape[2:]
-        delta = dy.reshape(n, f, ho * wo)  # a view when dy is contiguous
+        delta = dy.reshape(n, f, -1)  # a view when dy is contiguous
         # dW = sum_n Delta_n X_col_n^T, as one batched product and a sum over the batch.
         np.sum(np.matmul(delta, cols.transpose(0, 2, 1)), axis=0, out=self.grads["W"].reshape(f, -1))
         np.sum(dy, axis=(0, 2, 3), out=self.grads["b"])
-        if not input_grad:
-            return None
+
+    def _backward(self, dy, cache):
+        self._param_backward(dy, cache)
+        x_shape, cols, out_shape = cache
+        n, f = out_shape[:2]
+        ho, wo = out_shape[2:]
+        delta = dy.reshape(n, f, ho * wo)
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         c, h, w = x_shape[1:]
         w_mat = self.params["W"].reshape(f, -1)
@@ -380,11 +367,8 @@ class MaxPool2D(Layer):
             np.maximum(winner, np.multiply(better, k, dtype=winner.dtype), out=winner)
         return y, (x.shape, x.dtype, winner)
 
-    def _backward(self, dy, cache, input_grad):
+    def _backward(self, dy, cache):
         x_shape, dtype, winner = cache
-        _check_dy(dy, winner.shape, dtype)
-        if not input_grad:
-            return None
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         overlapping = sh < kh or sw < kw
         dx = np.zeros(x_shape, dtype=dtype)

@@ -12,10 +12,12 @@ from .base import Layer
 
 __all__ = ["Dense", "Flatten", "Reshape"]
 
-_INIT_VARIANCE = {
-    "he": lambda d_in, d_out: 2.0 / d_in,
-    "lecun": lambda d_in, d_out: 1.0 / d_in,
-    "glorot": lambda d_in, d_out: 2.0 / (d_in + d_out),
+#: Variance of the initial weights from the fan-in and fan-out (for a convolution,
+#: ``in_channels*kh*kw`` and ``out_channels*kh*kw``).
+INIT_VARIANCE = {
+    "he": lambda fan_in, fan_out: 2.0 / fan_in,
+    "lecun": lambda fan_in, fan_out: 1.0 / fan_in,
+    "glorot": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
 }
 
 
@@ -55,12 +57,12 @@ class Dense(Layer):
     ) -> None:
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
-        if init not in _INIT_VARIANCE:
-            raise ValueError(f"init must be one of {sorted(_INIT_VARIANCE)}, got {init!r}")
+        if init not in INIT_VARIANCE:
+            raise ValueError(f"init must be one of {sorted(INIT_VARIANCE)}, got {init!r}")
         super().__init__(check_dtype(dtype))
         self.init = init
         self.seed = seed_from(rng)
-        std = math.sqrt(_INIT_VARIANCE[init](self.d_in, self.d_out))
+        std = math.sqrt(INIT_VARIANCE[init](self.d_in, self.d_out))
         w = np.random.default_rng(self.seed).standard_normal((self.d_in, self.d_out)) * std
         self._add_param("W", w.astype(self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
@@ -70,10 +72,13 @@ class Dense(Layer):
         y += self.params["b"]
         return y, x
 
-    def _backward(self, dy, x, input_grad):
+    def _backward(self, dy, x):
+        self._param_backward(dy, x)
+        return dy @ self.params["W"].T
+
+    def _param_backward(self, dy, x):
         np.matmul(x.T, dy, out=self.grads["W"])
         np.sum(dy, axis=0, out=self.grads["b"])
-        return dy @ self.params["W"].T if input_grad else None
 
     def get_config(self) -> dict[str, Any]:
         return {"d_in": self.d_in, "d_out": self.d_out, "rng": self.seed, "init": self.init, **super().get_config()}
@@ -90,8 +95,8 @@ class Flatten(Layer):
     def _forward(self, x):
         return x.reshape(x.shape[0], -1), x.shape
 
-    def _backward(self, dy, shape, input_grad):
-        return dy.reshape(shape) if input_grad else None
+    def _backward(self, dy, shape):
+        return dy.reshape(shape)
 
 
 class Reshape(Layer):
@@ -127,8 +132,8 @@ class Reshape(Layer):
     def _forward(self, x):
         return x.reshape(x.shape[0], *self.shape), x.shape
 
-    def _backward(self, dy, shape, input_grad):
-        return dy.reshape(shape) if input_grad else None
+    def _backward(self, dy, shape):
+        return dy.reshape(shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"shape": list(self.shape)}

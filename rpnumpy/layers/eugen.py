@@ -585,24 +585,34 @@ class EUGen(Layer):
             y += self.params["b"]
         return y, (x, x_plus, projections, F)
 
-    def _backward(self, dy, cache, input_grad):
+    def _param_backward(self, dy, cache):
+        """Fill the gradients of A, b (and G when it is trained); return ∂L/∂P when it was needed for G."""
         x, x_plus, projections, F = cache
-        np.matmul(F.T, dy, out=self.grads["A"])
+        np.matmul(F.T, dy, out=self.grads["A"])  # ∂L/∂A = Fᵀ G_Y
         if self.bias:
-            np.sum(dy, axis=0, out=self.grads["b"])
-        if not (input_grad or self.train_G):
+            np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n G_Y
+        if not self.train_G:
             return None
-        dF = dy @ self.params["A"].T
+        dP = self._projection_grads(dy, projections)
+        np.matmul(x_plus.T, dP, out=self.grads["G"])  # ∂L/∂G_ij = X₊ᵀ ∂L/∂P_ij, all blocks at once
+        return dP
+
+    def _projection_grads(self, dy, projections):
+        """∂L/∂P_ij for every block: G_{H_i} times the product of the other factors of H_i."""
+        dF = dy @ self.params["A"].T  # G_F = G_Y Aᵀ
         dP = np.empty_like(projections)
         for i in range(1, self.order + 1):
             dH = dF[:, 1 + (i - 1) * self.m: 1 + i * self.m]
             factors = projections[:, _order_slice(i, self.m)].reshape(-1, i, self.m)
             dP[:, _order_slice(i, self.m)] = _product_rule(dH, factors).reshape(-1, i * self.m)
-        if self.train_G:
-            np.matmul(x_plus.T, dP, out=self.grads["G"])
-        if not input_grad:
-            return None
-        dx_plus = dP @ self.G.T
+        return dP
+
+    def _backward(self, dy, cache):
+        x, x_plus, projections, F = cache
+        dP = self._param_backward(dy, cache)
+        if dP is None:
+            dP = self._projection_grads(dy, projections)
+        dx_plus = dP @ self.G.T  # G_{X₊} = Σ_ij ∂L/∂P_ij G_ijᵀ
         dx = dx_plus[:, : self.d_in].copy()
         if self.norm_term:
             norms = x_plus[:, self.d_in + 1: self.d_in + 2]

@@ -200,7 +200,6 @@ class HalfLayer(Layer):
         template_labels: np.ndarray | None = None,
         image_shape: tuple[int, int] | None = None,
         dtype: Any = np.float64,
-        _matrix: np.ndarray | None = None,
     ) -> None:
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
@@ -219,18 +218,16 @@ class HalfLayer(Layer):
         self.seed = seed_from(rng)
         self._g = None if activation is None else ACTIVATIONS[activation]()
         shape = (self.d_in, self.d_out)
-        operator = None  # the fast SRHT, for the srht scheme
-        if _matrix is not None:
-            matrix = _matrix
-        elif scheme == "normal":
+        self._srht = None  # the srht scheme's fast transform, which forward and backward apply instead of R
+        if scheme == "normal":
             matrix = gaussian_matrix(shape, self.seed, variance=1.0)
         elif scheme == "binary":
             matrix = rademacher_matrix(shape, self.seed, variance=1.0)
         elif scheme == "mexican_hat":
             matrix = mexican_hat_matrix(shape, self.seed, image_shape=self.image_shape)
-        elif scheme == "srht":  # the operator and its dense matrix (kind "srht") from one draw
-            operator = SRHT(self.d_in, self.d_out, self.seed, scale=self._srht_scale, dtype=self.dtype)
-            matrix = operator.to_dense()
+        elif scheme == "srht":  # entries exactly ±1, like the binary scheme; R is the transform's dense matrix
+            self._srht = SRHT(self.d_in, self.d_out, self.seed, scale=float(np.sqrt(self.d_in)), dtype=self.dtype)
+            matrix = self._srht.to_dense()
         else:
             if templates is None:
                 raise ValueError("the template scheme needs templates=x_train (training examples, never test ones)")
@@ -239,42 +236,44 @@ class HalfLayer(Layer):
                 raise ValueError(f"templates have {templates.shape[1]} features but d_in={self.d_in}")
             matrix = template_matrix(templates, self.d_out, self.seed, labels=template_labels)
         self.buffers["R"] = np.ascontiguousarray(matrix, dtype=self.dtype)
-        # What forward and backward multiply by: R itself, or the fast operator that equals it.
-        self._projection = self.buffers["R"]
-        if operator is not None:
-            self._projection = operator
-            self.buffers["R"].flags.writeable = False  # editing R would not change what the operator computes
+        if self._srht is not None:
+            self.buffers["R"].flags.writeable = False  # editing R would not change what the transform computes
         norms = np.linalg.norm(self.buffers["R"].astype(np.float64), axis=0)
         norms[norms == 0] = 1.0
         self._add_param("u", (1.0 / norms).astype(self.dtype))
         self._add_param("u0", np.zeros(self.d_out, dtype=self.dtype))
 
     @property
-    def _srht_scale(self) -> float:
-        """Column norm sqrt(d_in) of the SRHT scheme: entries exactly ±1, the binary scheme's scale."""
-        return float(np.sqrt(self.d_in))
-
-    @property
     def rebuildable_buffers(self) -> set[str]:
         return set() if self.scheme == "template" else {"R"}
 
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """:math:`A = xR` (for the srht scheme by the fast transform, which equals the product with R)."""
+        return x @ self.buffers["R"] if self._srht is None else self._srht.apply(x)
+
+    def _project_transpose(self, g: np.ndarray) -> np.ndarray:
+        r""":math:`g R^\top` (for the srht scheme by the fast transform)."""
+        return g @ self.buffers["R"].T if self._srht is None else self._srht.apply_transpose(g)
+
     def _forward(self, x):
-        a = x @ self._projection
-        s = a * self.params["u"]
-        s += self.params["u0"]
+        a = self._project(x)  # A = xR
+        s = a * self.params["u"] + self.params["u0"]  # S = A ⊙ u + u0
         if self._g is None:
             return s, (x, a, None)
-        z, g_cache = self._g._forward(s)
+        z, g_cache = self._g._forward(s)  # Z = g(S)
         return z, (x, a, g_cache)
 
-    def _backward(self, dz, cache, input_grad):
+    def _param_backward(self, dz, cache):
+        """Fill the gradients of u and u0; return Δ = ∂E/∂S, which the input gradient needs too."""
         x, a, g_cache = cache
-        delta = dz if self._g is None else self._g._backward(dz, g_cache, True)
-        np.einsum("nh,nh->h", delta, a, out=self.grads["u"])
-        np.sum(delta, axis=0, out=self.grads["u0"])
-        if not input_grad:
-            return None
-        return (delta * self.params["u"]) @ self._projection.T
+        delta = dz if self._g is None else self._g._backward(dz, g_cache)  # Δ = ∂E/∂Z ⊙ g'(S)
+        np.sum(delta * a, axis=0, out=self.grads["u"])  # ∂E/∂u_h = Σ_t Δ_th A_th
+        np.sum(delta, axis=0, out=self.grads["u0"])  # ∂E/∂u_h0 = Σ_t Δ_th
+        return delta
+
+    def _backward(self, dz, cache):
+        delta = self._param_backward(dz, cache)
+        return self._project_transpose(delta * self.params["u"])  # ∂E/∂x = (Δ ⊙ u) Rᵀ
 
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""Inference as :math:`z = g(x (R \odot u) + u_0)`, with the column-scaled :math:`R \odot u` formed once.
@@ -284,7 +283,7 @@ class HalfLayer(Layer):
         """
         if self.scheme == "srht":
             return super().inference_function()
-        weight = self._projection * self.params["u"]
+        weight = self.buffers["R"] * self.params["u"]
         bias = self.params["u0"].copy()
         activation = None if self._g is None else self._g.inference_function()
 
@@ -305,7 +304,7 @@ class HalfLayer(Layer):
         Returns ``self``.
         """
         self._check_input(x)
-        a = x @ self._projection
+        a = self._project(x)
         mean = a.mean(axis=0, dtype=np.float64)
         std = a.std(axis=0, dtype=np.float64)
         std[std == 0] = 1.0
@@ -327,11 +326,17 @@ class HalfLayer(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HalfLayer:
-        """Rebuild from ``get_config()``. A template layer gets a zero matrix that
-        :func:`~rpnumpy.io.load_model` (or :meth:`astype`) then fills from the stored one."""
+        """Rebuild from ``get_config()``.
+
+        A template layer's matrix was built from training data, which the config does not hold: it
+        is rebuilt from zero templates (a zero matrix), and :func:`~rpnumpy.io.load_model` (or
+        :meth:`astype`) then copies the stored matrix into it.
+        """
         if config.get("scheme") == "template":
-            shape = (config["d_in"], config["d_out"])
-            return cls(**config, _matrix=np.zeros(shape))
+            d_in, d_out = config.get("d_in"), config.get("d_out")
+            if not (isinstance(d_in, int) and isinstance(d_out, int) and d_in > 0 and d_out > 0):
+                raise ValueError(f"a template HalfLayer config needs positive int d_in and d_out, got {config!r}")
+            return cls(**config, templates=np.zeros((d_out, d_in)))
         return cls(**config)
 
 
@@ -357,5 +362,5 @@ def true_gradient_of_R(layer: HalfLayer, dz: np.ndarray) -> np.ndarray:
         raise RuntimeError("true_gradient_of_R needs a forward pass of the layer first")
     check_float_array(dz, "dz", dtype=layer.dtype)
     x, a, g_cache = layer._cache
-    delta = dz if layer._g is None else layer._g._backward(dz, g_cache, True)
+    delta = dz if layer._g is None else layer._g._backward(dz, g_cache)
     return x.T @ (delta * layer.params["u"])

@@ -27,7 +27,7 @@ from .._validation import check_dtype, check_positive_int, seed_from
 from ..hadamard import SRHT
 from ..random_matrices import random_matrix
 from .activations import ACTIVATIONS
-from .base import _NO_CACHE, Layer
+from .base import Layer
 
 __all__ = ["PRP", "PRP_SCHEMES", "LowRank", "PRPAutoencoder"]
 
@@ -44,29 +44,6 @@ def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
     # the variance 1/d_in: every column has expected squared norm 1. Orthogonal columns have norm exactly 1
     # (rows, if d_in < d_out).
     return random_matrix(scheme, (d_in, d_out), seed)
-
-
-def _prp_forward(x, alpha, p, w, b):
-    z = (x * alpha) @ p
-    y = z * w
-    y += b
-    return y, z
-
-
-def _prp_backward(dy, x, z, alpha, p, w, grads, input_grad=True):
-    """Fill ``grads["alpha"|"w"|"b"]`` in place and return dL/dx (None if not ``input_grad``).
-
-    One matrix product, (dy * w) @ P^T, which alpha's gradient needs anyway; without
-    ``input_grad`` only the final scaling by alpha is skipped.
-    """
-    np.sum(dy, axis=0, out=grads["b"])
-    np.einsum("nj,nj->j", dy, z, out=grads["w"])
-    g_u = (dy * w) @ p.T
-    np.einsum("ni,ni->i", g_u, x, out=grads["alpha"])
-    if not input_grad:
-        return None
-    g_u *= alpha
-    return g_u
 
 
 class PRP(Layer):
@@ -134,28 +111,55 @@ class PRP(Layer):
         super().__init__(check_dtype(dtype))
         self.scheme = scheme
         self.seed = seed_from(rng)
-        # What forward and backward multiply by: P itself, or the fast operator that equals it
-        # (its dense matrix, kind "srht", is the buffer: one draw for both).
+        self._srht = None  # the srht scheme's fast transform, which forward and backward apply instead of P
         if scheme == "srht":
-            self._projection = SRHT(self.d_in, self.d_out, self.seed, dtype=self.dtype)
-            self.buffers["P"] = self._projection.to_dense()
-            self.buffers["P"].flags.writeable = False  # editing P would not change what the operator computes
+            self._srht = SRHT(self.d_in, self.d_out, self.seed, dtype=self.dtype)
+            matrix = self._srht.to_dense()
+            matrix.flags.writeable = False  # editing P would not change what the transform computes
         else:
-            self.buffers["P"] = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
-            self._projection = self.buffers["P"]
+            matrix = _prp_matrix(scheme, self.d_in, self.d_out, self.seed).astype(self.dtype)
+        self._set_arrays(matrix)
+
+    @classmethod
+    def _over_matrix(cls, matrix: np.ndarray) -> PRP:
+        """A PRP map over a matrix another layer owns (:class:`PRPAutoencoder`'s two maps); never saved alone."""
+        layer = cls.__new__(cls)
+        Layer.__init__(layer, matrix.dtype)
+        layer.d_in, layer.d_out = matrix.shape
+        layer.scheme, layer.seed, layer._srht = "given", None, None
+        layer._set_arrays(matrix)
+        return layer
+
+    def _set_arrays(self, matrix: np.ndarray) -> None:
+        self.buffers["P"] = matrix
         self._add_param("alpha", np.ones(self.d_in, dtype=self.dtype))
         self._add_param("w", np.ones(self.d_out, dtype=self.dtype))
         self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
+    def _project(self, u: np.ndarray) -> np.ndarray:
+        """:math:`UP` (for the srht scheme by the fast transform, which equals the product with P)."""
+        return u @ self.buffers["P"] if self._srht is None else self._srht.apply(u)
+
+    def _project_transpose(self, g: np.ndarray) -> np.ndarray:
+        r""":math:`g P^\top` (for the srht scheme by the fast transform)."""
+        return g @ self.buffers["P"].T if self._srht is None else self._srht.apply_transpose(g)
+
     def _forward(self, x):
-        p = self.params
-        y, z = _prp_forward(x, p["alpha"], self._projection, p["w"], p["b"])
+        z = self._project(x * self.params["alpha"])  # Z = (X ⊙ α) P
+        y = z * self.params["w"] + self.params["b"]  # Y = Z ⊙ w + b
         return y, (x, z)
 
-    def _backward(self, dy, cache, input_grad):
+    def _param_backward(self, dy, cache):
+        """Fill the gradients of α, w and b; return :math:`G_U`, which the input gradient needs too."""
         x, z = cache
-        p = self.params
-        return _prp_backward(dy, x, z, p["alpha"], self._projection, p["w"], self.grads, input_grad)
+        np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n G_Y
+        np.sum(dy * z, axis=0, out=self.grads["w"])  # ∂L/∂w = Σ_n G_Y ⊙ Z
+        g_u = self._project_transpose(dy * self.params["w"])  # G_U = (G_Y ⊙ w) Pᵀ
+        np.sum(g_u * x, axis=0, out=self.grads["alpha"])  # ∂L/∂α = Σ_n G_U ⊙ X
+        return g_u
+
+    def _backward(self, dy, cache):
+        return self._param_backward(dy, cache) * self.params["alpha"]  # ∂L/∂X = G_U ⊙ α
 
     @property
     def effective_weight(self) -> np.ndarray:
@@ -246,13 +250,16 @@ class LowRank(Layer):
         y += self.params["b"]
         return y, (x, h)
 
-    def _backward(self, dy, cache, input_grad):
+    def _param_backward(self, dy, cache):
         x, h = cache
-        np.matmul(dy.T, h, out=self.grads["V"])
-        dh = dy @ self.params["V"]
-        np.matmul(x.T, dh, out=self.grads["U"])
+        np.matmul(dy.T, h, out=self.grads["V"])  # ∂L/∂V = Gᵀ H
+        dh = dy @ self.params["V"]  # ∂L/∂H = G V
+        np.matmul(x.T, dh, out=self.grads["U"])  # ∂L/∂U = Xᵀ ∂L/∂H
         np.sum(dy, axis=0, out=self.grads["b"])
-        return dh @ self.params["U"].T if input_grad else None
+        return dh
+
+    def _backward(self, dy, cache):
+        return self._param_backward(dy, cache) @ self.params["U"].T  # ∂L/∂X = ∂L/∂H Uᵀ
 
     def get_config(self) -> dict[str, Any]:
         return {"d_in": self.d_in, "d_out": self.d_out, "rank": self.rank, "rng": self.seed, "init": self.init,
@@ -338,9 +345,13 @@ class PRPAutoencoder(Layer):
             # An independent matrix of the decoder's shape, from a seed derived from ours.
             dec_seed = int(np.random.SeedSequence(self.seed).spawn(1)[0].generate_state(1, np.uint64)[0] >> 1)
             self.buffers["P_dec"] = _prp_matrix(scheme, self.k, self.d_in, dec_seed).astype(self.dtype)
-        for name, size, fill in (("alpha_e", self.d_in, 1), ("w_e", self.k, 1), ("b_e", self.k, 0),
-                                 ("alpha_d", self.k, 1), ("w_d", self.d_in, 1), ("b_d", self.d_in, 0)):
-            self._add_param(name, np.full(size, fill, dtype=self.dtype))
+        # Two PRP maps over the one matrix: the decoder's is P.T, a view of the encoder's buffer, when tied.
+        self._encoder = PRP._over_matrix(self.buffers["P"])
+        self._decoder = PRP._over_matrix(self.decoder_matrix)
+        for side, layer in (("e", self._encoder), ("d", self._decoder)):
+            for key in ("alpha", "w", "b"):
+                self.params[f"{key}_{side}"] = layer.params[key]
+                self.grads[f"{key}_{side}"] = layer.grads[key]
 
     @property
     def decoder_matrix(self) -> np.ndarray:
@@ -348,23 +359,24 @@ class PRPAutoencoder(Layer):
         return self.buffers["P"].T if self.tied else self.buffers["P_dec"]
 
     def _forward(self, x):
-        p = self.params
-        s, z_e = _prp_forward(x, p["alpha_e"], self.buffers["P"], p["w_e"], p["b_e"])
+        s, enc_cache = self._encoder._forward(x)  # s = w_e ⊙ (Pᵀ(α_e ⊙ x)) + b_e
         h, gh_cache = (s, None) if self._gh is None else self._gh._forward(s)
-        o, z_d = _prp_forward(h, p["alpha_d"], self.decoder_matrix, p["w_d"], p["b_d"])
+        o, dec_cache = self._decoder._forward(h)  # o = w_d ⊙ (P_dec(α_d ⊙ h)) + b_d
         x_hat, go_cache = (o, None) if self._go is None else self._go._forward(o)
-        return x_hat, (x, z_e, gh_cache, h, z_d, go_cache)
+        return x_hat, (enc_cache, gh_cache, dec_cache, go_cache)
 
-    def _backward(self, dy, cache, input_grad):
-        x, z_e, gh_cache, h, z_d, go_cache = cache
-        p = self.params
-        d_o = dy if self._go is None else self._go._backward(dy, go_cache, True)
-        g = self.grads
-        sub = {"alpha": g["alpha_d"], "w": g["w_d"], "b": g["b_d"]}
-        d_h = _prp_backward(d_o, h, z_d, p["alpha_d"], self.decoder_matrix, p["w_d"], sub)
-        d_s = d_h if self._gh is None else self._gh._backward(d_h, gh_cache, True)
-        sub = {"alpha": g["alpha_e"], "w": g["w_e"], "b": g["b_e"]}
-        return _prp_backward(d_s, x, z_e, p["alpha_e"], self.buffers["P"], p["w_e"], sub, input_grad)
+    def _backward_to_code(self, dy, cache):
+        """Through g_o, the decoder (filling its gradients) and g_h: ∂L/∂s at the encoder's output."""
+        _, gh_cache, dec_cache, go_cache = cache
+        d_o = dy if self._go is None else self._go._backward(dy, go_cache)
+        d_h = self._decoder._backward(d_o, dec_cache)
+        return d_h if self._gh is None else self._gh._backward(d_h, gh_cache)
+
+    def _param_backward(self, dy, cache):
+        self._encoder._param_backward(self._backward_to_code(dy, cache), cache[0])
+
+    def _backward(self, dy, cache):
+        return self._encoder._backward(self._backward_to_code(dy, cache), cache[0])
 
     def true_gradient_of_P(self, dy: np.ndarray) -> np.ndarray:
         r"""The sensitivity :math:`\partial L/\partial P` of the last forward pass, summed over both uses of P.
@@ -372,28 +384,25 @@ class PRPAutoencoder(Layer):
         Encoder contribution :math:`(\alpha_e\odot x)^\top (\Delta_e \odot w_e)`, decoder contribution
         :math:`\big((\alpha_d\odot h)^\top(\Delta_d \odot w_d)\big)^\top` (the decoder reads :math:`P^\top`),
         where :math:`\Delta_e, \Delta_d` are the gradients at the encoder's and decoder's pre-activations.
-        Never computed in training (P is fixed); for checking against finite differences.
+        Never computed in training (P is fixed); for checking against finite differences. ``grads`` are
+        left as they are.
         """
-        if self._cache is _NO_CACHE:
-            raise RuntimeError("true_gradient_of_P needs a forward pass first")
         if not self.tied:
             raise ValueError("true_gradient_of_P is defined for the tied autoencoder, where P is used twice")
-        x, z_e, gh_cache, h, z_d, go_cache = self._cache
+        self._check_dy(dy)
+        (x, _), gh_cache, (h, _), go_cache = self._cache
         p = self.params
-        d_o = dy if self._go is None else self._go._backward(dy, go_cache, True)
-        scratch = {"alpha": np.empty(self.k, self.dtype), "w": np.empty(self.d_in, self.dtype),
-                   "b": np.empty(self.d_in, self.dtype)}
-        d_h = _prp_backward(d_o, h, z_d, p["alpha_d"], self.decoder_matrix, p["w_d"], scratch)
-        d_s = d_h if self._gh is None else self._gh._backward(d_h, gh_cache, True)
-        encoder = (x * p["alpha_e"]).T @ (d_s * p["w_e"])
-        decoder = ((h * p["alpha_d"]).T @ (d_o * p["w_d"])).T
+        delta_d = dy if self._go is None else self._go._backward(dy, go_cache)
+        d_h = ((delta_d * p["w_d"]) @ self.buffers["P"]) * p["alpha_d"]  # the decoder's input gradient
+        delta_e = d_h if self._gh is None else self._gh._backward(d_h, gh_cache)
+        encoder = (x * p["alpha_e"]).T @ (delta_e * p["w_e"])
+        decoder = ((h * p["alpha_d"]).T @ (delta_d * p["w_d"])).T
         return encoder + decoder
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """The bottleneck code :math:`h` of ``x``."""
         self._check_input(x)
-        p = self.params
-        s, _ = _prp_forward(x, p["alpha_e"], self.buffers["P"], p["w_e"], p["b_e"])
+        s = self._encoder._forward(x)[0]
         return s if self._gh is None else self._gh._forward(s)[0]
 
     def get_config(self) -> dict[str, Any]:

@@ -211,14 +211,16 @@ class SNNK(Layer):
             y += self.params["b"]
         return y, (features, tower_cache)
 
-    def _backward(self, dy, cache, input_grad):
-        features, tower_cache = cache
-        np.matmul(features.T, dy, out=self.grads["V"])
+    def _param_backward(self, dy, cache):
+        features, _ = cache
+        np.matmul(features.T, dy, out=self.grads["V"])  # ∂L/∂V = Φᵀ δ
         if self.bias:
-            np.sum(dy, axis=0, out=self.grads["b"])
-        if not input_grad:
-            return None
-        d_features = dy @ self.params["V"].T
+            np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n δ
+
+    def _backward(self, dy, cache):
+        self._param_backward(dy, cache)
+        features, tower_cache = cache
+        d_features = dy @ self.params["V"].T  # ∂Φ = δ Vᵀ
         return self.feature_map._backward_input(d_features, features, tower_cache)
 
     def get_config(self) -> dict[str, Any]:
