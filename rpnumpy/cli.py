@@ -3,7 +3,7 @@
 ``demo`` (the default, behind ``make demo``) runs every chapter of the report;
 ``reproduce NAME`` runs one chapter; ``chapters`` lists them; ``gradcheck``
 writes a gradient-check exchange file for every registered layer case, or
-compares files produced elsewhere with ``--compare`` (see :mod:`rpnumpy.exchange`).
+compares files produced elsewhere with ``--compare`` (see :mod:`rpnumpy.testing.exchange`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .datasets import DatasetError
-from .report import RunContext, load_chapters, run_chapters
+from .experiments.report import RunContext, load_chapters, run_chapters
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .layer_cases import LayerCase
     from .layers.base import Layer
+    from .testing.cases import LayerCase
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
-    from .exchange import DEFAULT_TOLERANCE
+    from .testing.exchange import DEFAULT_TOLERANCE
 
     gradcheck = sub.add_parser(
         "gradcheck",
@@ -54,7 +54,7 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         description="Without --compare: write one exchange file per registered layer case into --out and check "
         "each against central differences. With --compare: recompute the given file(s) with rpnumpy and print "
         "a relative-error table per array; the exit status is 1 if any array differs by more than --tolerance. "
-        "The file format is documented in rpnumpy.exchange.",
+        "The file format is documented in rpnumpy.testing.exchange.",
     )
     gradcheck.add_argument("--out", type=Path, default=Path("reports") / "gradcheck",
                            help="folder for the files (default: reports/gradcheck)")
@@ -70,9 +70,9 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_gradcheck(args: argparse.Namespace) -> int:
     """The ``gradcheck`` command: 0 if everything agrees, 1 on a mismatch, 2 on unusable input."""
-    from .exchange import ExchangeFileError, compare_path, write_registered_cases
     from .gradcheck import PASS_THRESHOLD
-    from .layer_cases import LAYER_CASES, check_case_gradients, get_case, registry_summary
+    from .testing.cases import LAYER_CASES, check_case_gradients, get_case, registry_summary
+    from .testing.exchange import ExchangeFileError, compare_path, write_registered_cases
 
     if args.list:
         for case in LAYER_CASES:
@@ -110,7 +110,7 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
         return 2
     print(f"{'case':<62} {'central-difference check':>26}  file")
     written = write_registered_cases(args.out, seed=args.seed, names=args.cases, on_written=check)
-    print(f"{len(written)} exchange files written to {args.out} (format: rpnumpy.exchange); "
+    print(f"{len(written)} exchange files written to {args.out} (format: rpnumpy.testing.exchange); "
           f"{failures} central-difference checks above {PASS_THRESHOLD:g}")
     return 1 if failures else 0
 

@@ -122,7 +122,7 @@ def load_model(path: str | os.PathLike) -> Layer:
 def read_npz_archive(path: str | os.PathLike, *, error: type[Exception], kind: str) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` archive ``path``, read completely with ``allow_pickle=False``.
 
-    Shared by :func:`load_model` and :func:`rpnumpy.exchange.read_case`. Either every array is
+    Shared by :func:`load_model` and :func:`rpnumpy.testing.exchange.read_case`. Either every array is
     read, or ``error`` is raised and nothing is returned: a file that is no zip archive, a single
     ``.npy`` array, an archive with an object (pickled) or damaged array are all refused.
 
@@ -223,7 +223,7 @@ def load_stored_arrays(
     dtype; every buffer that no seed rebuilds (``model.rebuildable_buffers``) is stored. Then the
     parameters and the stored buffers no seed rebuilds are copied into ``model``. What to do with
     a stored buffer that a seed rebuilds is the caller's policy (:func:`load_model` requires it to
-    equal the rebuilt one; :mod:`rpnumpy.exchange` uses it instead).
+    equal the rebuilt one; :mod:`rpnumpy.testing.exchange` uses it instead).
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: Gradient-check threshold for a single layer or a small model in float64.
-GRADCHECK_TOL = 1e-7
+PASS_THRESHOLD = 1e-7
 
 
 @pytest.fixture
@@ -37,30 +37,6 @@ def mnist():
     return load_mnist(download=False)
 
 
-def check_backward_contract(layer, x: np.ndarray, rng: np.random.Generator) -> None:
-    """The contract every layer keeps, asserted for one input.
-
-    ``backward`` overwrites (calling it twice gives the same ``grads``), writes into the same
-    arrays every time (optimizers hold references to them), keys ``grads`` like ``params``, and
-    with ``input_grad=False`` returns None while leaving the parameter gradients exactly as they were.
-    """
-    assert layer.params.keys() == layer.grads.keys()
-    arrays = dict(layer.grads)
-    dy = rng.standard_normal(layer.forward(x).shape).astype(x.dtype)
-    dx1 = layer.backward(dy)
-    first = {k: g.copy() for k, g in layer.grads.items()}
-    dx2 = layer.backward(dy)
-    np.testing.assert_array_equal(dx1, dx2)
-    assert dx1.shape == x.shape
-    for key, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[key])  # overwritten, not accumulated
-        assert g is arrays[key]  # the same array: optimizers hold references
-    assert layer.backward(dy, input_grad=False) is None
-    for key, g in layer.grads.items():
-        np.testing.assert_array_equal(g, first[key])
-        assert g is arrays[key]
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """After a run that included the layer contract suite, say how many layers and cases it covered."""
     outcomes = {"passed": 0, "failed": 0}
@@ -71,10 +47,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
     if not any(outcomes.values()):
         return
-    from rpnumpy.layer_cases import registry_summary
+    from rpnumpy.testing.cases import registry_summary
 
     terminalreporter.write_sep("-", "layer contract")
     terminalreporter.write_line(
-        f"layer contract: {registry_summary()} (rpnumpy.layer_cases); "
+        f"layer contract: {registry_summary()} (rpnumpy.testing.cases); "
         f"{outcomes['passed']} checks passed, {outcomes['failed']} failed"
     )

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.chapters.foundations import away_from_zero
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.experiments.foundations import away_from_zero
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.layers import Dense, Flatten, ReLU, Sequential, layer_from_config
 from rpnumpy.layers.base import LAYER_REGISTRY
 from rpnumpy.layers.conv import Conv2D, MaxPool2D
+from rpnumpy.testing import check_backward_contract
 
 # (in_channels, out_channels, kernel_size, stride, padding, input shape)
 CONV_CONFIGS = [
@@ -137,21 +137,21 @@ def test_conv_gradients_match_central_differences(config, rng):
     layer = build_conv(config)
     layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)  # a non-zero bias
     report = check_gradients(layer, rng.standard_normal(config[-1]), rng=1)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {row.name for row in report.rows} == {"W", "b", "x"}
 
 
 @pytest.mark.parametrize(("pool", "stride", "shape"), POOL_CONFIGS, ids=POOL_IDS)
 def test_maxpool_gradients_match_central_differences(pool, stride, shape, rng):
     report = check_gradients(MaxPool2D(pool, stride), distinct_values(rng, shape), rng=1)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert [row.name for row in report.rows] == ["x"]
 
 
 def test_small_cnn_gradients_match_central_differences(rng):
     model = small_cnn()
     report = check_gradients(model, away_from_zero(rng, (2, 2, 8, 8)), rng=1)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {row.name for row in report.rows} == {"0.W", "0.b", "4.W", "4.b", "x"}
 
 

@@ -7,22 +7,15 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.io import load_model, save_model
 from rpnumpy.layers import LowRank, ReLU, Sequential
 from rpnumpy.layers.eugen import EUGEN_DRAWS, EUGen, balanced_scales, estimator_variance, hadamard_features
 from rpnumpy.random_matrices import random_matrix
+from rpnumpy.testing import check_backward_contract, perturb_params
 
 DRAWS = list(EUGEN_DRAWS)
-
-
-def _randomize(layer, rng):
-    """Trained-looking A and b (the default A is small), so every backward term matters."""
-    for key in ("A", "b"):
-        if key in layer.params:
-            layer.params[key][...] = rng.standard_normal(layer.params[key].shape)
 
 
 # -- gradients -------------------------------------------------------------------------------------
@@ -32,9 +25,9 @@ def _randomize(layer, rng):
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_gradcheck(order, train_G, norm_term, draws, rng):
     layer = EUGen(4, 3, m=5, order=order, norm_term=norm_term, draws=draws, train_G=train_G, rng=7)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     report = check_gradients(layer, 0.7 * rng.standard_normal((3, 4)), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     expected = {"A", "b", "x"} | ({"G"} if train_G else set())
     assert {row.name for row in report.rows} == expected
     assert report.buffers == ([] if train_G else ["G"])
@@ -44,14 +37,14 @@ def test_gradcheck(order, train_G, norm_term, draws, rng):
 @pytest.mark.parametrize("train_G", [False, True])
 def test_backward_contract(train_G, bias, rng):
     layer = EUGen(6, 4, m=8, order=3, train_G=train_G, bias=bias, rng=1)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     check_backward_contract(layer, rng.standard_normal((5, 6)), rng)
     assert ("b" in layer.params) == bias and ("G" in layer.params) == train_G and ("G" in layer.buffers) != train_G
 
 
 def test_fixed_G_gets_no_gradient_and_backward_matches_the_formulas(rng):
     layer = EUGen(5, 2, m=6, order=2, rng=3)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     x, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 2))
     layer.forward(x)
     dx = layer.backward(dy)
@@ -85,7 +78,7 @@ def test_features_keep_no_cache(rng):
 def test_matches_pytorch_autograd_including_a_zero_input(rng):
     torch = pytest.importorskip("torch")
     layer = EUGen(4, 3, m=5, order=3, train_G=True, rng=2)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     x, dy = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
     x[2] = 0.0
     layer.forward(x)
@@ -109,7 +102,7 @@ def test_matches_pytorch_autograd_including_a_zero_input(rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_zero_input_forward_and_backward_are_finite(dtype, rng):
     layer = EUGen(3, 2, m=4, order=3, rng=5, dtype=dtype)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     x = rng.standard_normal((3, 3)).astype(dtype)
     x[1] = 0.0
     with warnings.catch_warnings():
@@ -123,7 +116,7 @@ def test_zero_input_forward_and_backward_are_finite(dtype, rng):
 def test_norm_gradient_at_zero_is_the_subgradient_zero(rng):
     """dx(0) uses d||x||/dx = 0: the mean of the one-sided limits along +u and -u (the centre of the kink)."""
     layer = EUGen(3, 2, m=4, order=2, rng=6)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     dy = rng.standard_normal((1, 2))
     u = rng.standard_normal(3)
     u /= np.linalg.norm(u)
@@ -145,9 +138,9 @@ def test_norm_gradient_at_zero_is_the_subgradient_zero(rng):
     assert abs(g_norm) > 1e-3  # the test would be empty if the norm column had no gradient
     # Without the norm term there is no kink: dx(0) is the ordinary gradient.
     plain = EUGen(3, 2, m=4, order=2, norm_term=False, rng=6)
-    _randomize(plain, rng)
+    perturb_params(plain, rng)
     report = check_gradients(plain, np.zeros((1, 3)), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL
+    assert report.max_relative_error < PASS_THRESHOLD
 
 
 # -- the unbiased polynomial estimator (Theorem 3.1) -----------------------------------------------
@@ -355,7 +348,7 @@ def test_order_one_without_norm_is_a_low_rank_layer(rng):
     """Unification: y = [1, x_+ G] A + b = x (G_x A_1) + (g_1 A_1 + A_0 + b), a rank-m layer."""
     d, m, d_out = 7, 3, 5
     eugen = EUGen(d, d_out, m=m, order=1, norm_term=False, rng=2)
-    _randomize(eugen, rng)
+    perturb_params(eugen, rng)
     G, A, b = eugen.buffers["G"], eugen.params["A"], eugen.params["b"]
     low_rank = LowRank(d, d_out, rank=m, rng=0)
     low_rank.params["U"][...] = G[:d]

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-import rpnumpy.chapters.eugen as eugen_chapter
+import rpnumpy.experiments.eugen as eugen_chapter
+from rpnumpy.experiments.report import RunContext, run_chapters
 from rpnumpy.polyfit import fit_polynomial
-from rpnumpy.report import RunContext, run_chapters
 
 
 @pytest.mark.data

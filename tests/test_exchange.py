@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from rpnumpy.cli import main
-from rpnumpy.exchange import (
+from rpnumpy.layers import PRP
+from rpnumpy.testing.cases import LAYER_CASES, LayerCase, get_case, registry_summary
+from rpnumpy.testing.exchange import (
     DEFAULT_TOLERANCE,
     FORMAT_NAME,
     ExchangeFileError,
@@ -22,8 +24,6 @@ from rpnumpy.exchange import (
     write_case,
     write_registered_cases,
 )
-from rpnumpy.layer_cases import LAYER_CASES, LayerCase, get_case, registry_summary
-from rpnumpy.layers import PRP
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +93,11 @@ def test_the_module_entry_point_compares_in_a_fresh_process(cases_dir, tmp_path)
 
 def test_the_command_checks_what_it_writes(tmp_path, monkeypatch, capsys):
     """``gradcheck --out`` samples each case once and checks exactly the layer, x and upstream gradient it writes."""
-    import rpnumpy.layer_cases
+    import rpnumpy.testing.cases
 
     names = ["PRP[gaussian]", "FullyBundledNetwork[relu,relu,relu_bias]"]
     samples, checked = [], []
-    sample, check = LayerCase.sample, rpnumpy.layer_cases.check_case_gradients
+    sample, check = LayerCase.sample, rpnumpy.testing.cases.check_case_gradients
 
     def counting_sample(self, *args, **kwargs):
         samples.append(self.name)
@@ -108,7 +108,7 @@ def test_the_command_checks_what_it_writes(tmp_path, monkeypatch, capsys):
         return check(case, layer, x, **kwargs)
 
     monkeypatch.setattr(LayerCase, "sample", counting_sample)
-    monkeypatch.setattr(rpnumpy.layer_cases, "check_case_gradients", recording_check)
+    monkeypatch.setattr(rpnumpy.testing.cases, "check_case_gradients", recording_check)
     assert main(["gradcheck", "--out", str(tmp_path), "--case", names[0], "--case", names[1]]) == 0
     assert samples == names and [c[0] for c in checked] == names
     for name, params, x, dy in checked:
@@ -302,11 +302,11 @@ def test_case_filenames():
 
 @pytest.mark.torch
 def test_the_documented_pytorch_example_runs_and_agrees(cases_dir, tmp_path, monkeypatch, capsys):
-    """The PyTorch script of rpnumpy.exchange's docstring (and the README), run as written."""
+    """The PyTorch script of rpnumpy.testing.exchange's docstring (and the README), run as written."""
     pytest.importorskip("torch", reason="PyTorch is not installed (optional extra: pip install 'rpnumpy[torch]')")
-    import rpnumpy.exchange
+    import rpnumpy.testing.exchange
 
-    script = textwrap.dedent(rpnumpy.exchange.__doc__.split("For a PRP layer in PyTorch::")[1].split("\nthen ")[0])
+    script = textwrap.dedent(rpnumpy.testing.exchange.__doc__.split("For a PRP layer in PyTorch::")[1].split("\nthen ")[0])
     (tmp_path / "cases").symlink_to(cases_dir, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     exec(compile(script, "pytorch-example", "exec"), {})

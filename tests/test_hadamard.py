@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.hadamard import SRHT, _factor_orders, _odd_popcount, fwht, hadamard_matrix, next_power_of_two
 from rpnumpy.io import load_model, model_file_size, save_model
 from rpnumpy.jl import distortion_report, jl_projection_matrix
 from rpnumpy.layers import PRP, Dense, HalfLayer, ReLU, Sequential
 from rpnumpy.random_matrices import random_matrix, srht_matrix
+from rpnumpy.testing import check_backward_contract
 
 # --------------------------------------------------------------------------- Hadamard matrix and fwht
 
@@ -222,7 +222,7 @@ def test_half_layer_srht_gradcheck_and_equals_the_dense_path(d_in, d_out, rng):
     layer.params["u0"][...] = rng.standard_normal(d_out)
     x = rng.standard_normal((5, d_in))
     report = check_gradients(layer, x, rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     twin = _half_dense_twin(layer)
     dz = rng.standard_normal((5, d_out))
     np.testing.assert_allclose(layer.forward(x), twin.forward(x), rtol=0, atol=1e-12)
@@ -240,7 +240,7 @@ def test_prp_srht_gradcheck_and_equals_the_dense_path(d_in, d_out, rng):
         layer.params[key][...] = rng.uniform(0.5, 1.5, layer.params[key].shape)
     x = rng.standard_normal((5, d_in))
     report = check_gradients(layer, x, rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     twin = _prp_dense_twin(layer)
     dy = rng.standard_normal((5, d_out))
     np.testing.assert_allclose(layer.forward(x), twin.forward(x), rtol=0, atol=1e-12)

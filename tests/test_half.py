@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.gradcheck import check_gradients, numerical_gradient, relative_error
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients, numerical_gradient, relative_error
 from rpnumpy.io import load_model, model_file_size, save_model
 from rpnumpy.layers import Dense, HalfLayer, Sequential, template_matrix, true_gradient_of_R
 from rpnumpy.losses import SoftmaxCrossEntropy
 from rpnumpy.optim import Adam
 from rpnumpy.random_matrices import mexican_hat_matrix, pack_binary_matrix, unpack_binary_matrix
+from rpnumpy.testing import check_backward_contract
 from rpnumpy.training import fit
 
 SCHEMES = ["normal", "binary", "mexican_hat", "template"]
@@ -31,7 +31,7 @@ def test_gradcheck_every_scheme(scheme, activation, rng):
     if activation == "relu":
         layer.params["u0"][...] = rng.uniform(0.3, 1.0, 6) * rng.choice([-1, 1], 6)  # stay off the kink
     report = check_gradients(layer, x, rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {r.name for r in report.rows} == {"u", "u0", "x"}
     assert report.buffers == ["R"]
 
@@ -75,7 +75,7 @@ def test_true_sensitivity_to_r_is_not_zero_and_matches_finite_differences(rng):
     formula = true_gradient_of_R(layer, dz)
     numeric = numerical_gradient(lambda: float(np.sum(layer.forward(x) * dz)), layer.buffers["R"])
     assert np.abs(formula).max() > 1e-2  # the loss does depend on R ...
-    assert relative_error(formula, numeric) < GRADCHECK_TOL  # ... exactly as the formula says
+    assert relative_error(formula, numeric) < PASS_THRESHOLD  # ... exactly as the formula says
     assert not layer.buffer_grads["R"].any()  # ... yet R receives no update
 
 
@@ -203,7 +203,7 @@ def test_cnn_with_half_layer_gradcheck(rng):
         HalfLayer(18, 5, scheme="normal", rng=1, activation="tanh"), Dense(5, 3, rng=2),
     )
     report = check_gradients(model, rng.standard_normal((2, 36)), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {r.name for r in report.rows} == {"1.W", "1.b", "5.u", "5.u0", "6.W", "6.b", "x"}
     assert report.buffers == ["5.R"]
 
@@ -214,7 +214,8 @@ def test_rnd_256_n_reaches_published_mnist_accuracy(mnist):
     import re
     from pathlib import Path
 
-    from rpnumpy.chapters.half import EPOCHS, LR, half_net, train_and_score
+    from rpnumpy.experiments.half import EPOCHS, LR, train_and_score
+    from rpnumpy.models import half_net
 
     model = half_net(256, "N", 0)
     assert model.n_params == 3082
@@ -236,7 +237,7 @@ def test_half_layer_as_a_later_layer_and_stacked(rng):
     x = rng.standard_normal((3, 7))
     model.layers[4].params["b"][...] = 2.0  # keep the final ReLU away from its kink
     report = check_gradients(model, x, rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert report.buffers == ["2.R", "3.R"]
 
 

@@ -25,12 +25,11 @@ import os
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rpnumpy.gradcheck import DEFAULT_STEP
-from rpnumpy.layer_cases import LAYER_CASES, LayerCase, check_case_gradients
+from rpnumpy.gradcheck import DEFAULT_STEP, PASS_THRESHOLD
+from rpnumpy.testing.cases import LAYER_CASES, LayerCase, check_case_gradients
 
 EXPLORE = os.environ.get("RPNUMPY_HYPOTHESIS_EXPLORE") == "1"
 SETTINGS = settings(
@@ -70,7 +69,7 @@ def test_gradient_check_passes_at_random_sizes(case):
         report = check_case_gradients(resized, layer, x, dy=dy, title=f"{resized.name} {dict(resized.dims)} n={n}")
         floor = ROUNDOFF_MARGIN * np.finfo(np.float64).eps * np.sum(np.abs(y * dy)) / (2 * DEFAULT_STEP)
         for row in report.rows:
-            assert row.relative_error < GRADCHECK_TOL or row.absolute_error < floor, (
+            assert row.relative_error < PASS_THRESHOLD or row.absolute_error < floor, (
                 f"{row.name}: round-off floor {floor:.1e}\n{report}")
         assert {row.name for row in report.rows} == set(layer.params) | ({"x"} if case.input_grad else set())
 

@@ -121,7 +121,7 @@ def test_not_an_archive_truncated_pickled_and_missing(tmp_path):
 
 def test_a_matrix_built_from_data_is_stored_and_required(tmp_path):
     """A buffer no seed rebuilds (the template scheme's R) is always stored, loaded as stored, and required."""
-    from rpnumpy.layer_cases import get_case
+    from rpnumpy.testing.cases import get_case
 
     layer = get_case("HalfLayer[template,relu]").sample(0)[0]
     assert "R" not in layer.rebuildable_buffers

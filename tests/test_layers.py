@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.chapters.foundations import away_from_zero
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.experiments.foundations import away_from_zero
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.layers import (
     ACTIVATIONS,
     GELU,
@@ -22,6 +21,7 @@ from rpnumpy.layers import (
     Tanh,
     layer_from_config,
 )
+from rpnumpy.testing import check_backward_contract
 
 
 def make_layers():
@@ -48,7 +48,7 @@ IDS = [c[0] for c in CASES]
 def test_gradients_match_central_differences(name, build, shape, rng):
     layer = build(np.float64)
     report = check_gradients(layer, away_from_zero(rng, shape), rng=1)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     checked = {row.name for row in report.rows}
     assert checked == set(layer.params) | {"x"}
 

@@ -4,37 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.gradcheck import check_gradients, numerical_gradient, relative_error
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients, numerical_gradient, relative_error
 from rpnumpy.io import load_model, save_model
 from rpnumpy.layers import PRP, PRP_SCHEMES, Dense, LowRank, PRPAutoencoder, ReLU, Sequential
 from rpnumpy.losses import MeanSquaredError, SoftmaxCrossEntropy
 from rpnumpy.lr_finder import lr_range_test
 from rpnumpy.optim import Adam
 from rpnumpy.storage import bits_per_accuracy_point, storage_report
+from rpnumpy.testing import check_backward_contract, perturb_params
 from rpnumpy.training import fit
-
-
-def _randomize(layer, rng, low=0.5, high=1.5):
-    """Move the modulations off their all-ones start so every term of the backward pass matters."""
-    for value in layer.params.values():
-        value[...] = rng.uniform(low, high, value.shape) * rng.choice([-1, 1], value.shape)
 
 
 @pytest.mark.parametrize("scheme", PRP_SCHEMES)
 @pytest.mark.parametrize("shape", [(5, 4), (4, 7)])
 def test_prp_gradcheck(scheme, shape, rng):
     layer = PRP(*shape, scheme=scheme, rng=1)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     report = check_gradients(layer, rng.standard_normal((3, shape[0])), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {r.name for r in report.rows} == {"alpha", "w", "b", "x"} and report.buffers == ["P"]
 
 
 def test_prp_forward_backward_by_formula(rng):
     layer = PRP(6, 4, rng=0)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     p = layer.buffers["P"]
     alpha, w, b = layer.params["alpha"], layer.params["w"], layer.params["b"]
     x, g = rng.standard_normal((5, 6)), rng.standard_normal((5, 4))
@@ -86,7 +80,7 @@ def test_prp_training_leaves_p_untouched_and_learns(rng):
 def test_low_rank_gradcheck_formula_and_budget(rng):
     layer = LowRank(7, 5, 2, rng=0)
     report = check_gradients(layer, rng.standard_normal((3, 7)), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     x = rng.standard_normal((3, 7))
     np.testing.assert_allclose(layer.forward(x), x @ layer.params["U"] @ layer.params["V"].T, rtol=1e-13)
     assert layer.n_params == 2 * (7 + 5) + 5
@@ -102,15 +96,15 @@ def test_low_rank_gradcheck_formula_and_budget(rng):
 @pytest.mark.parametrize("hidden", [None, "tanh"])
 def test_autoencoder_gradcheck(tied, hidden, rng):
     ae = PRPAutoencoder(8, 3, tied=tied, hidden_activation=hidden, rng=0)
-    _randomize(ae, rng)
+    perturb_params(ae, rng)
     report = check_gradients(ae, rng.random((3, 8)), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert report.buffers == (["P"] if tied else ["P", "P_dec"])
 
 
 def test_tied_decoder_is_the_same_buffer_and_p_gradient_sums_both_uses(rng):
     ae = PRPAutoencoder(9, 4, hidden_activation="tanh", rng=2)
-    _randomize(ae, rng)
+    perturb_params(ae, rng)
     assert np.shares_memory(ae.decoder_matrix, ae.buffers["P"]) and ae.decoder_matrix.base is ae.buffers["P"]
     np.testing.assert_array_equal(ae.decoder_matrix, ae.buffers["P"].T)
     x, dy = rng.random((3, 9)), rng.standard_normal((3, 9))
@@ -119,7 +113,7 @@ def test_tied_decoder_is_the_same_buffer_and_p_gradient_sums_both_uses(rng):
     # Perturbing the one buffer moves the encoder and the decoder together: the numerical
     # gradient is the sum of both contributions, and so must the formula be.
     numeric = numerical_gradient(lambda: float(np.sum(ae.forward(x) * dy)), ae.buffers["P"])
-    assert relative_error(formula, numeric) < GRADCHECK_TOL
+    assert relative_error(formula, numeric) < PASS_THRESHOLD
     assert np.abs(formula).max() > 1e-3
     assert not ae.buffer_grads["P"].any()
 
@@ -145,7 +139,7 @@ def test_tied_autoencoder_beats_untied(rng):
 
 def test_autoencoder_save_load_keeps_tie(tmp_path, rng):
     ae = PRPAutoencoder(16, 4, rng=3)
-    _randomize(ae, rng)
+    perturb_params(ae, rng)
     loaded = load_model(save_model(ae, tmp_path / "ae.npz"))
     x = rng.random((2, 16))
     np.testing.assert_array_equal(loaded.forward(x), ae.forward(x))
@@ -206,7 +200,8 @@ def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
     import re
     from pathlib import Path
 
-    from rpnumpy.chapters.prp import EPOCHS, prp_mlp
+    from rpnumpy.experiments.prp import EPOCHS
+    from rpnumpy.models import prp_mlp
     from rpnumpy.training import evaluate
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()

@@ -1,7 +1,7 @@
 """Every registered layer case against an independent HIPS-autograd implementation of its formulas.
 
 Forward outputs and every gradient (each parameter and the input) must agree with the reference to
-a relative error below 1e-10 in float64; the reference in ``references/autograd_reference.py``
+a relative error below 1e-10 in float64; the reference in ``rpnumpy/testing/autograd_reference.py``
 differentiates its forward pass automatically and never sees rpnumpy's code.
 """
 
@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from references import autograd_reference
-from references.harness import REFERENCE_TOL, compare_with_reference, describe
 
-from rpnumpy.layer_cases import LAYER_CASES, get_case
 from rpnumpy.layers import PRP
+from rpnumpy.testing import autograd_reference
+from rpnumpy.testing.cases import LAYER_CASES, get_case
+from rpnumpy.testing.compare import REFERENCE_TOL, compare_with_reference, describe
 
 IDS = [case.name for case in LAYER_CASES]
 
@@ -45,8 +45,13 @@ def test_a_dropped_factor_in_a_backward_pass_is_caught(monkeypatch):
 
 
 def test_the_reference_does_not_import_rpnumpy():
-    tests_dir = Path(__file__).parent
-    code = ("import sys; import references.autograd_reference; "
+    """The reference file loads on its own, as a plain module outside the package, and imports no rpnumpy module."""
+    import rpnumpy.testing
+
+    path = Path(rpnumpy.testing.__file__).with_name("autograd_reference.py")
+    code = ("import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('standalone_reference', {str(path)!r}); "
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
             "print(sorted(m for m in sys.modules if m == 'rpnumpy' or m.startswith('rpnumpy.')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tests_dir, capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

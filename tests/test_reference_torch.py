@@ -18,10 +18,9 @@ torch = pytest.importorskip(
     "the PyTorch reference comparison is skipped"
 )
 
-from references import torch_reference  # noqa: E402  (needs torch)
-from references.harness import REFERENCE_TOL, compare_with_reference, describe  # noqa: E402
-
-from rpnumpy.layer_cases import LAYER_CASES  # noqa: E402
+from rpnumpy.testing import torch_reference  # noqa: E402  (needs torch)
+from rpnumpy.testing.cases import LAYER_CASES  # noqa: E402
+from rpnumpy.testing.compare import REFERENCE_TOL, compare_with_reference, describe  # noqa: E402
 
 pytestmark = pytest.mark.torch
 IDS = [case.name for case in LAYER_CASES]
@@ -39,8 +38,13 @@ def test_every_registered_layer_class_has_a_pytorch_reference():
 
 
 def test_the_reference_does_not_import_rpnumpy():
-    tests_dir = Path(__file__).parent
-    code = ("import sys; import references.torch_reference; "
+    """The reference file loads on its own, as a plain module outside the package, and imports no rpnumpy module."""
+    import rpnumpy.testing
+
+    path = Path(rpnumpy.testing.__file__).with_name("torch_reference.py")
+    code = ("import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('standalone_reference', {str(path)!r}); "
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
             "print(sorted(m for m in sys.modules if m == 'rpnumpy' or m.startswith('rpnumpy.')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tests_dir, capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -1,7 +1,7 @@
 """Re-run, on the full data, one seed of the SNNK and EUGen reproductions and compare with the README.
 
 The README publishes these numbers; the runs below use the same code path, settings and seeds as the
-chapters (``rpnumpy.chapters.snnk`` and ``rpnumpy.chapters.eugen``), so only floating-point summation
+chapters (``rpnumpy.experiments.snnk`` and ``rpnumpy.experiments.eugen``), so only floating-point summation
 order (BLAS threads) can make them differ.
 """
 
@@ -31,7 +31,7 @@ def _published(pattern: str) -> list[float]:
 @pytest.mark.data
 def test_fully_bundled_mnist_closed_form_matches_the_readme(mnist):
     from rpnumpy.bundling import FullyBundledNetwork, one_hot
-    from rpnumpy.chapters.snnk import L2_GRID
+    from rpnumpy.experiments.snnk import L2_GRID
 
     x_train, y_train, x_test, y_test = mnist
     net = FullyBundledNetwork.build(784, 10, 2048, "relu", relu_bias=True, rng=0, dtype=np.float32)
@@ -47,8 +47,8 @@ def test_fully_bundled_mnist_closed_form_matches_the_readme(mnist):
 
 @pytest.mark.data
 def test_eugen_transfer_of_the_seed_0_mnist_teacher_matches_the_readme(tmp_path):
-    from rpnumpy.chapters.eugen import FULL, Experiment, _headline_options
-    from rpnumpy.report import RunContext
+    from rpnumpy.experiments.eugen import FULL, Experiment, _headline_options
+    from rpnumpy.experiments.report import RunContext
 
     ctx = RunContext(out_dir=tmp_path, progress=False, download=False)
     experiment = Experiment(ctx, FULL)

@@ -6,15 +6,15 @@ import math
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
 from rpnumpy.features import FEATURE_MAPS, RandomFeatureMap, arc_cosine_kernel
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.io import load_model, save_model
 from rpnumpy.layers import Dense, Sequential
 from rpnumpy.layers.snnk import SNNK
 from rpnumpy.losses import MeanSquaredError
 from rpnumpy.optim import Adam
+from rpnumpy.testing import check_backward_contract, perturb_params
 from rpnumpy.training import fit
 
 Z_MARGIN = 5.0  # standard errors
@@ -26,30 +26,24 @@ def _small_inputs(rng, n, d, norm=0.5, dtype=np.float64):
     return (x * (norm / np.linalg.norm(x, axis=1, keepdims=True))).astype(dtype)
 
 
-def _randomize(layer, rng):
-    """Move V and b off their start so that every term of the backward pass matters."""
-    for value in layer.params.values():
-        value[...] = rng.standard_normal(value.shape)
-
-
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("draws", ["iid", "orthogonal"])
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
 def test_gradcheck_every_tower(activation, draws, bias, rng):
     M = 0.0 if activation == "relu" else 0.2  # a non-zero M exercises the ‖g‖² terms
     layer = SNNK(4, 3, 6, activation=activation, M=M, draws=draws, bias=bias, rng=1)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     report = check_gradients(layer, _small_inputs(rng, 5, 4), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     assert {row.name for row in report.rows} == ({"V", "b", "x"} if bias else {"V", "x"})
     assert report.buffers == (["G", "xi"] if activation == "gaussian" else ["G"])
 
 
 def test_gradcheck_clipped_relu(rng):
     layer = SNNK(4, 3, 8, activation="relu", kappa=-0.3, rng=2)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     report = check_gradients(layer, _small_inputs(rng, 5, 4), rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
 
 
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
@@ -61,7 +55,7 @@ def test_backward_contract(activation, rng):
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
 def test_forward_is_features_times_v_plus_b(activation, rng):
     layer = SNNK(5, 3, 7, activation=activation, draws="orthogonal", rng=4)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     x = _small_inputs(rng, 4, 5)
     expected = layer.feature_map.input_features(x) @ layer.params["V"] + layer.params["b"]
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
@@ -73,7 +67,7 @@ def test_forward_is_features_times_v_plus_b(activation, rng):
 def test_trig_input_gradient_matches_the_digest_formula(rng):
     """dX = c·dΘ G + diag(Σ_k dH_ik H_ik) X, written out from the digest's §1.5 for the cos tower."""
     layer = SNNK(4, 3, 6, activation="cos", M=0.3, rng=3)
-    _randomize(layer, rng)
+    perturb_params(layer, rng)
     x, dy = _small_inputs(rng, 5, 4), rng.standard_normal((5, 3))
     layer.forward(x)
     dx = layer.backward(dy)
@@ -198,7 +192,7 @@ def test_training_v_fits_a_teacher(rng):
 @pytest.mark.parametrize("activation", ["gaussian", "relu"])
 def test_save_load_round_trip(activation, tmp_path, rng):
     model = Sequential(SNNK(6, 4, 10, activation=activation, draws="orthogonal", M=0.0, rng=7), Dense(4, 2, rng=1))
-    _randomize(model[0], rng)
+    perturb_params(model[0], rng)
     x = _small_inputs(rng, 3, 6)
     path = save_model(model, tmp_path / "snnk.npz")
     loaded = load_model(path)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-import rpnumpy.chapters.snnk as snnk_chapter  # registers the chapter (also listed in CHAPTER_MODULES)
+import rpnumpy.experiments.snnk as snnk_chapter  # registers the chapter (also listed in CHAPTER_MODULES)
 from rpnumpy.cli import main
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rpnumpy.chapters.foundations import MLP_BATCH, MLP_EPOCHS, MLP_LR, mnist_mlp
+from rpnumpy.experiments.foundations import MLP_BATCH, MLP_EPOCHS, MLP_LR
 from rpnumpy.layers import PRP, Dense, EUGen, HalfLayer, Layer, ReLU, Sequential
 from rpnumpy.losses import MeanSquaredError, SoftmaxCrossEntropy
+from rpnumpy.models import mnist_mlp
 from rpnumpy.optim import SGD, Adam
 from rpnumpy.training import TrainingDivergedError, evaluate, fit, predict
 

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import GRADCHECK_TOL, check_backward_contract
 
-from rpnumpy.gradcheck import check_gradients
+from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.layers import Dense, LowRank, ReLU, Sequential, Tanh
 from rpnumpy.layers.eugen import EUGen
 from rpnumpy.layers.snnk import SNNK
 from rpnumpy.polyfit import fit_polynomial
+from rpnumpy.testing import check_backward_contract
 from rpnumpy.transfer import (
     EUGenFactory,
     LowRankFactory,
@@ -45,7 +45,7 @@ def test_polynomial_activation_values_gradients_and_dtype(rng):
     x = rng.standard_normal((4, 5))
     np.testing.assert_allclose(layer.forward(x), 1 - 2 * x + 0.5 * x**3, rtol=1e-14)
     report = check_gradients(layer, x, rng=0)
-    assert report.max_relative_error < GRADCHECK_TOL, str(report)
+    assert report.max_relative_error < PASS_THRESHOLD, str(report)
     check_backward_contract(layer, x, rng)
     assert layer.forward(x.astype(np.float32)).dtype == np.float32
     assert PolynomialActivation.from_config(layer.get_config()).coefficients.tolist() == [1.0, -2.0, 0.0, 0.5]

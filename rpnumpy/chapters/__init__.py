@@ -1,1 +1,1 @@
-"""Chapters of the main job's report (see :mod:`rpnumpy.report`)."""
+"""Deprecated: the chapters moved to :mod:`rpnumpy.experiments`."""

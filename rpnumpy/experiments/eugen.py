@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from ..datasets import load_dataset
-from ..layers import Dense, LowRank, ReLU, Sequential
+from ..layers import LowRank
+from ..models import teacher_mlp
 from ..polyfit import evaluate_polynomial
-from ..report import RunContext, chapter
 from ..training import evaluate, predict
 from ..transfer import EUGenFactory, LowRankFactory, SNNKFactory, transfer
 from .half import DATASETS, train_and_score
+from .report import RunContext, chapter
 
 WIDTHS = (784, 512, 256, 10)
 LR = 1e-3
@@ -63,16 +64,6 @@ PAPER = {
     "memory": "up to 30% fewer parameters / less memory (abstract)",
     "distillation": "closed-form layer-wise transfer recovers ~99% of a NeRF's quality in seconds (summaries)",
 }
-
-
-def dense_mlp(seed: int, widths: tuple[int, ...] = WIDTHS, dtype=np.float32) -> Sequential:
-    """ReLU MLP with the given widths (the teacher by default)."""
-    layers: list = []
-    for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(Dense(d_in, d_out, rng=100 * seed + i, dtype=dtype))
-        if i < len(widths) - 2:
-            layers.append(ReLU())
-    return Sequential(*layers)
 
 
 def time_inference(models: dict[str, Any], x: np.ndarray, repeats: int) -> dict[str, float]:
@@ -121,7 +112,7 @@ class Experiment:
     def teacher(self, dataset: str, seed: int) -> dict[str, Any]:
         key = (dataset, seed)
         if key not in self.teachers:
-            model = dense_mlp(seed)
+            model = teacher_mlp(seed)
             _, test_acc, seconds = train_and_score(model, self.dataset(dataset), epochs=self.s.epochs, lr=LR,
                                                    seed=seed, progress=self.ctx.progress,
                                                    label=f"teacher {dataset} seed {seed}")
@@ -333,7 +324,7 @@ def _speed(ctx: RunContext, ex: Experiment) -> dict[str, Any]:
             student = ex.student(dataset, seed, ex.eugen(seed, m), **_headline_options())
             models[f"EUGen m={m}"], accuracy[f"EUGen m={m}"] = student["model"], student["accuracy"]
         for width in s.dense_widths:
-            model = dense_mlp(seed, (784, width, 10))
+            model = teacher_mlp(seed, (784, width, 10))
             _, acc, _ = train_and_score(model, ex.dataset(dataset), epochs=s.epochs, lr=LR, seed=seed,
                                         progress=ctx.progress, label=f"dense 784-{width}-10 seed {seed}")
             models[f"dense 784-{width}-10"], accuracy[f"dense 784-{width}-10"] = model, acc

@@ -9,19 +9,15 @@ from ..gradcheck import PASS_THRESHOLD, check_gradients, check_loss_gradient
 from ..io import load_model, model_file_size, save_model
 from ..layers import ACTIVATIONS, Dense, Flatten, ReLU, Sequential
 from ..losses import MeanSquaredError, SoftmaxCrossEntropy
+from ..models import mnist_mlp
 from ..optim import Adam
-from ..report import RunContext, chapter
 from ..training import evaluate, fit, predict
+from .report import RunContext, chapter
 
 #: The published configuration of the foundation MLP.
 MLP_EPOCHS = 10
 MLP_BATCH = 128
 MLP_LR = 1e-3
-
-
-def mnist_mlp(seed: int, dtype=np.float32) -> Sequential:
-    """The 784-256-10 ReLU MLP of the foundation issue."""
-    return Sequential(Dense(784, 256, rng=seed, dtype=dtype), ReLU(), Dense(256, 10, rng=seed + 1, dtype=dtype))
 
 
 def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

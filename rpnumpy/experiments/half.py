@@ -18,12 +18,12 @@ import numpy as np
 
 from ..datasets import load_dataset
 from ..io import model_file_size
-from ..layers import Dense, Flatten, HalfLayer, ReLU, Reshape, Sequential
 from ..losses import SoftmaxCrossEntropy
+from ..models import cnn, half_net, mlp
 from ..optim import Adam
 from ..random_matrices import pack_binary_matrix
-from ..report import RunContext, chapter
 from ..training import evaluate, fit
+from .report import RunContext, chapter
 
 #: Training recipe of every fully connected model in this chapter.
 EPOCHS = 10
@@ -46,45 +46,6 @@ SEED_SUMMARY = {
     "rnd-1024-M": "did poorly on Fashion-MNIST",
     "rnd-1024-T": "did poorly on Fashion-MNIST",
 }
-
-
-def half_net(
-    width: int, scheme: str, seed: int, *, d_in: int = 784, x_train=None, y_train=None, dtype=np.float32
-) -> Sequential:
-    """``rnd-H-S``: HalfLayer(d_in -> H, scheme S, ReLU) then Dense(H -> 10)."""
-    half = HalfLayer(d_in, width, scheme=scheme, rng=seed, templates=x_train, template_labels=y_train, dtype=dtype)
-    return Sequential(half, Dense(width, 10, rng=seed + 1000, init="lecun", dtype=dtype))
-
-
-def mlp(width: int, seed: int, *, d_in: int = 784, dtype=np.float32) -> Sequential:
-    """``mlp-k``: Dense(d_in -> k), ReLU, Dense(k -> 10)."""
-    return Sequential(Dense(d_in, width, rng=seed, dtype=dtype), ReLU(), Dense(width, 10, rng=seed + 1000, dtype=dtype))
-
-
-def cnn(head: str, seed: int, *, filters: int = 16, width: int = 256, dtype=np.float32) -> Sequential:
-    """Conv(1->filters, 5x5, pad 2), ReLU, MaxPool 2, then a half layer or a dense layer of ``width``, then softmax.
-
-    ``head="half"`` uses HalfLayer(filters*14*14 -> width, N, ReLU); ``head="dense"`` uses
-    Dense(filters*14*14 -> width) + ReLU: the same network with every weight trained.
-    """
-    from ..layers import Conv2D, MaxPool2D
-
-    flat = filters * 14 * 14
-    if head == "half":
-        middle = [HalfLayer(flat, width, scheme="normal", rng=seed + 2000, dtype=dtype)]
-    elif head == "dense":
-        middle = [Dense(flat, width, rng=seed + 2000, dtype=dtype), ReLU()]
-    else:
-        raise ValueError(f"head must be 'half' or 'dense', got {head!r}")
-    return Sequential(
-        Reshape((1, 28, 28)),
-        Conv2D(1, filters, 5, padding=2, rng=seed, dtype=dtype),
-        ReLU(),
-        MaxPool2D(2),
-        Flatten(),
-        *middle,
-        Dense(width, 10, rng=seed + 1000, init="lecun", dtype=dtype),
-    )
 
 
 @dataclass

@@ -19,57 +19,26 @@ from typing import Any
 import numpy as np
 
 from ..jl import distortion_ratios, fraction_within, jl_projection_matrix, johnson_lindenstrauss_min_dim
-from ..layers import PRP, Dense, LowRank, PRPAutoencoder, ReLU, Sequential, Sigmoid
+from ..layers import PRP, PRPAutoencoder
 from ..losses import MeanSquaredError, SoftmaxCrossEntropy
 from ..lr_finder import lr_range_test
+from ..models import dense_autoencoder_params, dense_mlp, lowrank_autoencoder, lowrank_mlp, prp_mlp
 from ..optim import Adam
-from ..report import RunContext, chapter
 from ..storage import storage_report
 from ..training import evaluate, fit
 from .half import DATASETS, Runner, summarize
+from .report import RunContext, chapter
 
 EPOCHS = 10
 SEEDS = (0, 1, 2)
 SCHEMES = ("gaussian", "sparse_ternary", "orthogonal")
 AE_K = 64
 AE_EPOCHS = 10
-WIDTHS = (784, 512, 256, 10)
 
 SEED_SUMMARY = {
     "dense": "97.79% on MNIST, 535,818 parameters",
     "prp-gaussian": "91.66% on MNIST, 3,108 parameters (172x fewer); scheme not stated",
 }
-
-
-def dense_mlp(seed: int, dtype=np.float32) -> Sequential:
-    d = WIDTHS
-    return Sequential(Dense(d[0], d[1], rng=seed, dtype=dtype), ReLU(), Dense(d[1], d[2], rng=seed + 1, dtype=dtype),
-                      ReLU(), Dense(d[2], d[3], rng=seed + 2, dtype=dtype))
-
-
-def prp_mlp(seed: int, scheme: str = "gaussian", dtype=np.float32) -> Sequential:
-    d = WIDTHS
-    return Sequential(PRP(d[0], d[1], scheme=scheme, rng=seed, dtype=dtype), ReLU(),
-                      PRP(d[1], d[2], scheme=scheme, rng=seed + 1, dtype=dtype), ReLU(),
-                      PRP(d[2], d[3], scheme=scheme, rng=seed + 2, dtype=dtype))
-
-
-def lowrank_mlp(seed: int, rank: int = 1, dtype=np.float32) -> Sequential:
-    d = WIDTHS
-    return Sequential(LowRank(d[0], d[1], rank, rng=seed, dtype=dtype), ReLU(),
-                      LowRank(d[1], d[2], rank, rng=seed + 1, dtype=dtype), ReLU(),
-                      LowRank(d[2], d[3], rank, rng=seed + 2, init="lecun", dtype=dtype))
-
-
-def lowrank_autoencoder(budget: int, seed: int, dtype=np.float32) -> Sequential:
-    """Linear rank-r autoencoder x -> sigmoid(x U V^T + b) with the largest r within ``budget``."""
-    rank = LowRank.rank_for_budget(784, 784, budget)
-    return Sequential(LowRank(784, 784, rank, rng=seed, init="lecun", dtype=dtype), Sigmoid())
-
-
-def dense_autoencoder_params(k: int) -> int:
-    """Trainable parameters of the dense autoencoder 784-k-784 of the same shape."""
-    return 784 * k + k + k * 784 + 784
 
 
 @chapter("prp", "PRP layers: element-wise modulated random matrices, autoencoders and JL geometry")

@@ -24,11 +24,11 @@ __all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "RunContext", "chapter", "l
 
 #: Modules whose import registers chapters, in report order.
 CHAPTER_MODULES = [
-    "rpnumpy.chapters.foundations",
-    "rpnumpy.chapters.half",
-    "rpnumpy.chapters.prp",
-    "rpnumpy.chapters.snnk",
-    "rpnumpy.chapters.eugen",
+    "rpnumpy.experiments.foundations",
+    "rpnumpy.experiments.half",
+    "rpnumpy.experiments.prp",
+    "rpnumpy.experiments.snnk",
+    "rpnumpy.experiments.eugen",
 ]
 
 

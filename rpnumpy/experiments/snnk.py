@@ -31,16 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from ..bundling import FullyBundledNetwork, L2Normalize, one_hot
+from ..bundling import FullyBundledNetwork, one_hot
 from ..features import FEATURE_MAPS, RandomFeatureMap
-from ..layers import Dense, Sequential
-from ..layers.snnk import SNNK
+from ..layers import Dense
 from ..losses import MeanSquaredError
+from ..models import mnist_mlp, snnk_mlp
 from ..optim import Adam
-from ..report import RunContext, chapter
 from ..training import fit
-from .foundations import MLP_EPOCHS, MLP_LR, mnist_mlp
+from .foundations import MLP_EPOCHS, MLP_LR
 from .half import DATASETS, Runner, summarize
+from .report import RunContext, chapter
 
 # -- 1. kernel estimation -------------------------------------------------------------
 KERNEL_MS = (16, 64, 256, 1024, 4096)
@@ -137,13 +137,6 @@ SNNK_WIDTHS = {"relu": (16, 64, 256, 512), "cos": (8, 32, 128, 256)}
 #: Input norm for the trig towers (our recipe): every image is rescaled to norm 1 by L2Normalize.
 TRIG_RADIUS = 1.0
 SEEDS = (0, 1, 2)
-
-
-def snnk_mlp(activation: str, m: int, seed: int, *, dtype=np.float32) -> Sequential:
-    """784-256-10 with the hidden Dense+ReLU replaced by SNNK(784 -> 256, m); trig towers get L2Normalize first."""
-    normalise = [] if activation == "relu" else [L2Normalize(TRIG_RADIUS)]
-    return Sequential(*normalise, SNNK(784, 256, m, activation=activation, rng=seed, dtype=dtype),
-                      Dense(256, 10, rng=seed + 1000, init="lecun", dtype=dtype))
 
 
 # -- 3. fully bundled networks ------------------------------------------------------------

@@ -46,7 +46,7 @@ sizes inside the ranges is valid for the layer.
 Examples
 --------
 >>> import numpy as np
->>> from rpnumpy.layer_cases import get_case
+>>> from rpnumpy.testing import get_case
 >>> case = get_case("PRP[orthogonal]")
 >>> layer, x = case.build(np.float64, 0), case.make_input(np.float64, 0)
 >>> layer.forward(x).shape == case.output_shape(len(x))
@@ -64,11 +64,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_generator, check_dtype, check_positive_int
-from .bundling import FullyBundledNetwork, InputTower, L2Normalize
-from .features import FEATURE_DRAWS, FEATURE_MAPS
-from .gradcheck import GradcheckReport, check_gradients
-from .layers import (
+from .._validation import as_generator, check_dtype, check_positive_int
+from ..bundling import FullyBundledNetwork, InputTower, L2Normalize
+from ..features import FEATURE_DRAWS, FEATURE_MAPS
+from ..gradcheck import GradcheckReport, check_gradients
+from ..layers import (
     ACTIVATIONS,
     EUGEN_DRAWS,
     GELU,
@@ -90,8 +90,8 @@ from .layers import (
     Reshape,
     Sequential,
 )
-from .layers import half as _half_module
-from .layers import prp as _prp_module
+from ..layers import half as _half_module
+from ..layers import prp as _prp_module
 
 __all__ = [
     "INPUT_KINDS",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rpnumpy.gradcheck import relative_error
-from rpnumpy.layer_cases import LayerCase
+from ..gradcheck import relative_error
+from .cases import LayerCase
 
 #: Forward outputs and every gradient must agree with a reference to this relative error (float64).
 REFERENCE_TOL = 1e-10

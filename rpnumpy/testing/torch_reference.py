@@ -3,7 +3,7 @@ r"""Reference forward passes of rpnumpy's layers in PyTorch (float64); gradients
 Written from the papers' formulas, independently of rpnumpy's code (nothing here imports rpnumpy),
 and built on PyTorch's own operators where it has them (``conv2d``, ``max_pool2d``, ``gelu``), so the
 comparison also checks rpnumpy's conventions against the most widely used framework's. The interface
-is the one of :mod:`references.autograd_reference`: a layer ``spec`` (``{"class", "config"}``), the
+is the one of :mod:`rpnumpy.testing.autograd_reference`: a layer ``spec`` (``{"class", "config"}``), the
 parameters and fixed matrices as NumPy arrays, the input batch.
 
 Conventions (rpnumpy's, restated): row vectors (``x @ M`` with ``M`` of shape ``(d_in, d_out)``,
