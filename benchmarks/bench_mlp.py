@@ -85,9 +85,9 @@ except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import rpnumpy
 
+from rpnumpy.fast.optim import FusedAdam
 from rpnumpy.layers import PRP, SNNK, Dense, EUGen, HalfLayer, ReLU, Sequential
 from rpnumpy.losses import SoftmaxCrossEntropy
-from rpnumpy.optim import Adam
 from rpnumpy.training import evaluate, fit, predict
 
 try:
@@ -398,7 +398,7 @@ def _check_model(model: str) -> None:
         raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
 
 
-def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, Adam]:
+def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, FusedAdam]:
     """The benchmark model in float32 and its Adam optimizer (see :data:`MODELS`).
 
     ``"mlp"``: the 784-256-10 ReLU MLP. ``"half"``: a half layer of 1024 units
@@ -427,7 +427,7 @@ def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, 
                          Dense(256, d_out, rng=seed + 1, dtype=f32))
     else:
         net = Sequential(Dense(d_in, 256, rng=seed, dtype=f32), ReLU(), Dense(256, d_out, rng=seed + 1, dtype=f32))
-    return net, Adam(net, lr=MODELS[model].lr)
+    return net, FusedAdam(net, lr=MODELS[model].lr)
 
 
 def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
@@ -495,7 +495,7 @@ def peak_fractions(results: dict[str, Any], peak_gflops: float | None) -> dict[s
 
 
 def time_rpnumpy_epoch(
-    model: Sequential, optimizer: Adam, x: np.ndarray, y: np.ndarray, *, batch_size: int = BATCH_SIZE,
+    model: Sequential, optimizer: FusedAdam, x: np.ndarray, y: np.ndarray, *, batch_size: int = BATCH_SIZE,
     rng: int = 0,
 ) -> dict[str, float]:
     """Train one epoch with ``rpnumpy.training.fit``; return its wall time, mean loss and train accuracy."""
@@ -518,7 +518,7 @@ def time_rpnumpy_inference(
 
 
 def profile_rpnumpy_epoch(
-    model: Sequential, optimizer: Adam, x: np.ndarray, y: np.ndarray, *, rows: int = 12, rng: int = 10**6
+    model: Sequential, optimizer: FusedAdam, x: np.ndarray, y: np.ndarray, *, rows: int = 12, rng: int = 10**6
 ) -> dict[str, Any]:
     """One more (untimed) training epoch under cProfile: where rpnumpy's time goes.
 

@@ -13,11 +13,12 @@ solves the normal equations
 
 .. math:: (\tilde Z^\top \tilde Z + \Lambda)\, \begin{bmatrix} V \\ c^\top \end{bmatrix} = \tilde Z^\top Y .
 
+:func:`ridge_normal_equations` is this solve written as it reads, for a :math:`Z` held in memory.
 Everything the solve needs is in the Gram matrix :math:`\tilde Z^\top\tilde Z`
 (size :math:`(D+1)^2`) and :math:`\tilde Z^\top Y` (size :math:`(D+1)t`), and both
 are sums over samples. :class:`RidgeAccumulator` adds them up one mini-batch at
 a time, so the data never has to be in memory at once: memory is
-:math:`O(D^2 + Dt)` whatever :math:`N` is.
+:math:`O(D^2 + Dt)` whatever :math:`N` is. The two agree to rounding (tested).
 
 The system is solved by a Cholesky factorisation (it is symmetric positive
 definite when :math:`\lambda > 0` and :math:`\tilde Z` has a non-zero column of
@@ -37,7 +38,50 @@ import scipy.linalg
 
 from ._validation import check_positive_float, check_positive_int
 
-__all__ = ["RidgeAccumulator", "fit_ridge", "ridge_l2_from_trace"]
+__all__ = ["RidgeAccumulator", "fit_ridge", "ridge_l2_from_trace", "ridge_normal_equations"]
+
+
+def ridge_normal_equations(
+    Z: np.ndarray, Y: np.ndarray, l2: float = 0.0, *, fit_intercept: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Ridge regression by its normal equations, for features held in memory: the plain form.
+
+    .. math:: \tilde Z = [Z, \mathbf 1], \qquad
+              (\tilde Z^\top \tilde Z + \Lambda) \begin{bmatrix} V \\ c^\top \end{bmatrix} = \tilde Z^\top Y,
+              \qquad \Lambda = \operatorname{diag}(\lambda, \dots, \lambda, 0).
+
+    The intercept's row of :math:`\Lambda` is 0: :math:`c` is not penalised. A singular system
+    (:math:`\lambda = 0` with collinear features) is solved in the least-squares sense.
+    :class:`RidgeAccumulator` computes the same solution from sums over mini-batches.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (N, D)
+    Y : ndarray of shape (N, t) or (N,)
+    l2 : float >= 0, default=0.0
+    fit_intercept : bool, default=True
+
+    Returns
+    -------
+    coef : ndarray of shape (D, t), float64
+    intercept : ndarray of shape (t,), float64
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    if Z.ndim != 2 or Y.ndim != 2 or Y.shape[0] != Z.shape[0]:
+        raise ValueError(f"Z must be (N, D) and Y (N, t) or (N,) with the same N, got {Z.shape} and {Y.shape}")
+    l2 = check_positive_float(l2, "l2", allow_zero=True)
+    D = Z.shape[1]
+    Z_tilde = np.hstack([Z, np.ones((Z.shape[0], 1))]) if fit_intercept else Z
+    system = Z_tilde.T @ Z_tilde
+    system[np.arange(D), np.arange(D)] += l2  # lambda on the diagonal, except the intercept's entry
+    rhs = Z_tilde.T @ Y
+    try:
+        solution = np.linalg.solve(system, rhs)
+    except np.linalg.LinAlgError:
+        solution = np.linalg.lstsq(system, rhs, rcond=None)[0]
+    return solution[:D], (solution[D] if fit_intercept else np.zeros(Y.shape[1]))
 
 
 class RidgeAccumulator:

@@ -29,7 +29,7 @@ entries that are zero in both. Below ``1e-7`` is a pass for a layer in float64.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ __all__ = [
     "GradcheckRow",
     "check_gradients",
     "check_loss_gradient",
+    "check_vjp",
+    "VJPCheck",
+    "VJPRow",
     "numerical_gradient",
     "relative_error",
 ]
@@ -349,3 +352,133 @@ def check_loss_gradient(
         )
     )
     return report
+
+
+# -- vector-Jacobian products of plain functions ------------------------------------------------------------------
+@dataclass
+class VJPRow:
+    """The check of one input's gradient: its errors and the entries that are furthest off.
+
+    ``worst`` lists ``(index, analytic, numeric)`` for the entries with the largest absolute
+    difference, largest first.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    relative_error: float
+    absolute_error: float
+    worst: list[tuple[tuple[int, ...], float, float]]
+
+
+@dataclass
+class VJPCheck:
+    """The result of :func:`check_vjp`: one :class:`VJPRow` per input."""
+
+    rows: list[VJPRow]
+    h: float = DEFAULT_STEP
+
+    @property
+    def relative_error(self) -> float:
+        """The worst relative error over all inputs."""
+        return max((row.relative_error for row in self.rows), default=0.0)
+
+    def passed(self, threshold: float = PASS_THRESHOLD) -> bool:
+        """True if every input's relative error is below ``threshold``."""
+        return self.relative_error < threshold
+
+    def __str__(self) -> str:
+        lines = [f"vector-Jacobian product check, central differences h={self.h:g}, float64"]
+        for row in self.rows:
+            verdict = "ok" if row.relative_error < PASS_THRESHOLD else "WRONG"
+            lines.append(f"  {row.name} {row.shape}: relative error {row.relative_error:.2e} -> {verdict}")
+            if row.relative_error >= PASS_THRESHOLD:
+                for index, a, b in row.worst:
+                    lines.append(f"      at {index}: yours {a:.6g}, central differences {b:.6g}")
+        lines.append(f"  max relative error {self.relative_error:.2e} -> {'PASS' if self.passed() else 'FAIL'} "
+                     f"(threshold {PASS_THRESHOLD:.0e})")
+        return "\n".join(lines)
+
+
+def check_vjp(
+    f: Callable[..., np.ndarray],
+    x: np.ndarray | Sequence[np.ndarray],
+    dy: np.ndarray,
+    dx: np.ndarray | Sequence[np.ndarray],
+    *,
+    h: float = DEFAULT_STEP,
+    n_worst: int = 3,
+) -> VJPCheck:
+    r"""Check a hand-written vector–Jacobian product of a plain function by central differences.
+
+    For :math:`y = f(x)` and an upstream gradient :math:`\delta` (``dy``), the vector–Jacobian
+    product is :math:`\partial L/\partial x = J_f(x)^\top \delta`, the gradient of the scalar
+    :math:`L(x) = \langle f(x), \delta\rangle`. It is what a backward pass returns. Each entry of
+    the claimed ``dx`` is compared with :math:`(L(x + h e_i) - L(x - h e_i))/2h`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> y``, or ``f(x1, x2, ...) -> y`` when ``x`` is a sequence of inputs. It must not
+        keep or modify its inputs (it is called on copies).
+    x : ndarray of float64, or a sequence of them
+        Where to check.
+    dy : ndarray of float64
+        The upstream gradient, of ``f(x)``'s shape. Use random values, not ones: a ones vector can
+        make whole terms cancel and hide a bug.
+    dx : ndarray, or a sequence of them (one per input)
+        The product to check, each of its input's shape.
+    h : float, default=1e-6
+    n_worst : int, default=3
+        How many of the most wrong entries each row reports.
+
+    Returns
+    -------
+    VJPCheck
+        ``result.relative_error``, ``result.passed()``, and per input the worst entries;
+        ``print(result)`` says which input is wrong and where.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x, dy = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    >>> result = check_vjp(np.tanh, x, dy, dy * (1 - np.tanh(x) ** 2))
+    >>> result.passed()
+    True
+    >>> check_vjp(np.tanh, x, dy, dy * (1 - np.tanh(x))).passed()  # a wrong derivative
+    False
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    several = isinstance(x, (tuple, list))
+    xs = list(x) if several else [x]
+    dxs = list(dx) if isinstance(dx, (tuple, list)) else [dx]
+    if len(dxs) != len(xs):
+        raise ValueError(f"dx must hold one gradient per input: {len(xs)} inputs, got {len(dxs)} gradients")
+    names = [f"x[{i}]" for i in range(len(xs))] if several else ["x"]
+    for name, value, grad in zip(names, xs, dxs):
+        _require_float64(value, name)
+        if not isinstance(grad, np.ndarray):
+            raise TypeError(f"d{name} must be a numpy.ndarray, got {type(grad).__name__}")
+        if grad.shape != value.shape:
+            raise ValueError(f"d{name} must have the shape of {name}, {value.shape}, got {grad.shape}")
+    _require_float64(dy, "dy")
+    h = check_positive_float(h, "h")
+    n_worst = check_positive_int(n_worst, "n_worst")
+    xs = [np.array(value, dtype=np.float64, copy=True) for value in xs]
+
+    def loss() -> float:
+        return float(np.sum(np.asarray(f(*[value.copy() for value in xs])) * dy))
+
+    y = np.asarray(f(*[value.copy() for value in xs]))
+    if y.shape != dy.shape:
+        raise ValueError(f"dy must have the shape of f's output, {y.shape}, got {dy.shape}")
+    rows = []
+    for name, value, grad in zip(names, xs, dxs):
+        numeric = numerical_gradient(loss, value, h=h)
+        diff = np.abs(grad - numeric)
+        order = np.argsort(diff, axis=None)[::-1][:n_worst]
+        worst = [(tuple(int(i) for i in np.unravel_index(k, value.shape)), float(grad.flat[k]), float(numeric.flat[k]))
+                 for k in order]
+        rows.append(VJPRow(name, tuple(value.shape), relative_error(grad, numeric),
+                           float(diff.max()) if diff.size else 0.0, worst))
+    return VJPCheck(rows, h)

@@ -17,19 +17,12 @@ matrix :math:`H_d/\sqrt d` is orthogonal (and its own inverse).
 The fast transform
 ------------------
 Computing :math:`xH_d` as a matrix product costs :math:`d^2` multiply-adds per
-row. The Kronecker structure does better: a factor :math:`H_f` acting on one
-axis of ``x`` reshaped to a tensor of shape :math:`(f_1, \dots, f_r)`, with
-:math:`f_1 \cdots f_r = d`, is applied to all the others at once. The
-textbook radix-2 transform takes every :math:`f_i = 2` (:math:`\log_2 d`
-passes of additions and subtractions, :math:`d \log_2 d` operations per row).
-:func:`fwht` groups the :math:`H_2` factors into a few blocks
-:math:`H_{f_i}` of order :math:`f_i \le 32`, each applied by a matrix
-product: :math:`d \sum_i f_i` multiply-adds per row instead of
-:math:`d\log_2 d` additions, but in :math:`\lceil \log_2 d / 5 \rceil` passes
-over memory instead of :math:`\log_2 d`, each running at matrix-product speed.
-For a fixed block size that is still :math:`O(d \log d)`. (This grouping is
-ours, a choice for speed in NumPy; the radix-2 transform gives the same
-numbers up to rounding, and ``max_factor=2`` selects it.)
+row. The Kronecker structure does better: :func:`fwht` is the textbook radix-2
+transform, :math:`\log_2 d` passes of additions and subtractions
+(:math:`d \log_2 d` operations per row). :func:`rpnumpy.fast.fwht_blocked`
+computes the same numbers in fewer passes over memory by grouping the
+:math:`H_2` factors into blocks applied by small matrix products; the SRHT
+below uses it.
 
 The SRHT
 --------
@@ -54,18 +47,15 @@ for the scaling and the expectation.
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from typing import Any
 
 import numpy as np
 
 from ._validation import check_dtype, check_float_array, check_positive_float, check_positive_int, check_seed
 
-__all__ = ["MAX_FACTOR", "SRHT", "fwht", "hadamard_matrix", "next_power_of_two"]
-
-#: Largest Hadamard block :func:`fwht` multiplies by (measured fastest on the development machine).
-MAX_FACTOR = 32
+__all__ = ["SRHT", "fwht", "hadamard_matrix", "next_power_of_two"]
 
 
 def next_power_of_two(d: int) -> int:
@@ -117,112 +107,50 @@ def hadamard_matrix(d: int, *, normalized: bool = False, dtype: Any = np.float64
     return matrix.astype(dtype, copy=False)
 
 
-@functools.cache
-def _hadamard_block(f: int, dtype_name: str) -> np.ndarray:
-    """The ±1 matrix :math:`H_f`, built once per order and dtype and kept read-only."""
-    block = hadamard_matrix(f, dtype=dtype_name)
-    block.flags.writeable = False
-    return block
+def fwht(x: np.ndarray) -> np.ndarray:
+    r"""Fast Walsh–Hadamard transform along the last axis, :math:`y = x H_d` (unnormalised): the radix-2 form.
 
+    :math:`H_d = H_2 \otimes H_{d/2}` splits every row into two halves :math:`(a, b)` and maps
+    them to :math:`(a H_{d/2} + b H_{d/2},\ a H_{d/2} - b H_{d/2})`. Unrolled, the transform is
+    :math:`\log_2 d` passes of *butterflies*: in pass :math:`s` (:math:`h = 2^s`), every pair of
+    entries :math:`h` apart inside a block of :math:`2h` becomes :math:`(a + b, a - b)`.
+    :math:`d \log_2 d` additions per row, against :math:`d^2` multiply-adds for the product with
+    :math:`H_d`.
 
-def _factor_orders(d: int, max_factor: int) -> list[int]:
-    """Powers of two, each at most ``max_factor``, as equal as possible, whose product is ``d``; smallest first.
-
-    Smallest first, because a middle axis costs one small matrix product per slice before it: a small
-    first factor means fewer, larger products (measured: 10-35% faster for d = 2048 ... 16384).
-    """
-    p = d.bit_length() - 1
-    per_block = max(1, max_factor.bit_length() - 1)
-    n_blocks = max(1, -(-p // per_block))
-    base, extra = divmod(p, n_blocks)
-    return [1 << (base + (i >= n_blocks - extra)) for i in range(n_blocks)]
-
-
-def fwht(
-    x: np.ndarray, *, out: np.ndarray | None = None, work: np.ndarray | None = None, max_factor: int = MAX_FACTOR
-) -> np.ndarray:
-    r"""Fast Walsh–Hadamard transform along the last axis: :math:`y = x H_d` (unnormalised).
-
-    :math:`H_d` is symmetric, so this is also :math:`x H_d^\top`; divide by
-    :math:`\sqrt d` for the orthogonal transform, and apply twice to get
-    :math:`d\,x` back.
+    :math:`H_d` is symmetric, so this is also :math:`x H_d^\top`; divide by :math:`\sqrt d` for the
+    orthogonal transform, and apply twice to get :math:`d\,x` back. :func:`rpnumpy.fast.fwht_blocked`
+    computes the same transform with fewer passes over memory (what :class:`SRHT` uses).
 
     Parameters
     ----------
     x : ndarray of shape (..., d), float32 or float64
         ``d`` must be a power of two (pad with zeros first). Not modified.
-    out : ndarray, optional
-        Receives the result (same shape and dtype as ``x``, C-contiguous; may
-        be ``x`` itself).
-    work : ndarray, optional
-        Scratch space of the same shape and dtype, C-contiguous, for callers
-        that transform many batches and want no allocation per call. Must not
-        overlap ``x`` or ``out``.
-    max_factor : int, default=:data:`MAX_FACTOR`
-        Largest Hadamard block multiplied at once (a power of two >= 2). With
-        ``max_factor=2`` this is the textbook radix-2 transform, one pass per
-        factor :math:`H_2`.
 
     Returns
     -------
     ndarray
-        ``out`` if given, else a new array.
+        A new array of ``x``'s shape and dtype.
 
-    Notes
-    -----
-    ``x`` is viewed as a tensor of shape :math:`(n, f_1, \dots, f_r)` with
-    :math:`f_1\cdots f_r = d`, and :math:`H_d = H_{f_1}\otimes\cdots\otimes H_{f_r}`
-    (the Kronecker factors of a Sylvester matrix are Sylvester matrices). The
-    factor :math:`H_{f_i}` acts on axis :math:`i` alone: a matrix product of
-    the ``(f_i, f_i)`` block with every ``(f_i, f_{i+1}\cdots f_r)`` slice.
-    The factors are applied one after the other, alternating between ``out``
-    and ``work``, in an order that leaves the last result in ``out``.
+    Examples
+    --------
+    >>> fwht(np.array([1.0, 0.0, 0.0, 0.0]))  # the first row of H_4
+    array([1., 1., 1., 1.])
+    >>> fwht(np.array([0.0, 1.0, 0.0, 0.0]))  # the second row
+    array([ 1., -1.,  1., -1.])
     """
     x = check_float_array(x, "x")
     if x.ndim == 0:
         raise ValueError("x must have at least one axis, got a 0-d array")
     d = _check_power_of_two(x.shape[-1], "x.shape[-1]")
-    max_factor = _check_power_of_two(max_factor, "max_factor")
-    if max_factor < 2:
-        raise ValueError(f"max_factor must be >= 2, got {max_factor}")
-    for name, array in (("out", out), ("work", work)):
-        if array is not None and (array.shape != x.shape or array.dtype != x.dtype):
-            raise ValueError(
-                f"{name} must have x's shape {x.shape} and dtype {x.dtype}, got {array.shape} {array.dtype}"
-            )
-        if array is not None and not array.flags.c_contiguous:
-            raise ValueError(f"{name} must be C-contiguous (the products write through reshaped views of it)")
-    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
-    orders = _factor_orders(d, max_factor)
-    in_place = np.may_share_memory(out, x)
-    if work is None and (in_place or len(orders) > 1):
-        work = np.empty(x.shape, dtype=x.dtype)
-    # The products alternate between out and work, in the order that leaves the last one in out. The
-    # first product must not write where it reads: transforming in place with an odd number of factors
-    # therefore ends in work, and costs one copy back.
-    first = work if in_place or len(orders) % 2 == 0 else out
-    last = _apply_factors(x, orders, first, out if first is work else work)
-    if last is not out:
-        np.copyto(out, last)
-    return out
-
-
-def _apply_factors(x: np.ndarray, orders: list[int], first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    r"""``x`` times :math:`H_{f_1}\otimes\cdots\otimes H_{f_r}`, writing first/second alternately; return the last."""
-    d = x.shape[-1]
-    rows = x.size // d
-    source, target, other = x, first, second
-    outer = rows  # rows times the orders already applied: the leading axes of the current view
-    for order in orders:
-        inner = d * rows // (outer * order)
-        block = _hadamard_block(order, x.dtype.name)
-        if inner == 1:  # the last axis: one matrix product (rows * d / order, order) @ (order, order)
-            np.matmul(source.reshape(outer, order), block, out=target.reshape(outer, order))
-        else:  # any other axis: the block times each (order, inner) slice
-            np.matmul(block, source.reshape(outer, order, inner), out=target.reshape(outer, order, inner))
-        source, target, other = target, other, target
-        outer *= order
-    return source
+    y = x.reshape(-1, d).copy()
+    h = 1
+    while h < d:
+        pairs = y.reshape(-1, d // (2 * h), 2, h)  # pairs[:, block, 0] and pairs[:, block, 1] are h apart
+        a, b = pairs[:, :, 0, :].copy(), pairs[:, :, 1, :]
+        pairs[:, :, 0, :] += b  # a + b
+        pairs[:, :, 1, :] = a - b
+        h *= 2
+    return y.reshape(x.shape)
 
 
 class SRHT:
@@ -292,10 +220,10 @@ class SRHT:
 
     Notes
     -----
-    ``x @ srht`` and ``g @ srht.T`` work as for a matrix (they call
-    :meth:`apply` and :meth:`apply_transpose`), so layers can hold either a
-    dense matrix or an SRHT. The scratch arrays for the padded batch are
-    kept between calls (sized for the largest batch seen), so a training loop
+    The operator is applied by its methods, :meth:`apply` (:math:`xS`) and
+    :meth:`apply_transpose` (:math:`gS^\top`); :meth:`to_dense` gives the matrix
+    they equal. The scratch arrays for the padded batch are kept between calls
+    (one set per thread, sized for the largest batch seen), so a training loop
     allocates only the outputs.
 
     Examples
@@ -308,9 +236,6 @@ class SRHT:
     >>> bool(np.allclose(np.linalg.norm(s.to_dense(), axis=0), 1.0))
     True
     """
-
-    # Make ``ndarray @ SRHT`` defer to SRHT.__rmatmul__ instead of trying to convert the operator to an array.
-    __array_ufunc__ = None
 
     def __init__(self, d_in: int, k: int, seed: int, *, scale: float = 1.0, dtype: Any = np.float64) -> None:
         self.d_in = check_positive_int(d_in, "d_in")
@@ -328,28 +253,24 @@ class SRHT:
         self.columns = np.concatenate(
             [b * self.d_padded + rng.permutation(self.d_padded)[:count] for b, count in enumerate(per_block)]
         ).astype(np.int64)
-        self._scratch_arrays: tuple[np.ndarray, ...] | None = None
+        self._per_thread = threading.local()  # each thread's scratch arrays
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(d_in, k)``, the shape of :math:`S`."""
         return (self.d_in, self.k)
 
-    @property
-    def T(self) -> _SRHTTranspose:  # noqa: N802 (named like ndarray.T)
-        """The transpose :math:`S^\\top`, as an operator: ``g @ srht.T`` calls :meth:`apply_transpose`."""
-        return _SRHTTranspose(self)
-
     def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` rows of the three kept scratch arrays (input, work, result), each (n, n_blocks, d_padded).
 
-        Separate input and result arrays let :func:`fwht` run without a final copy whatever its number
-        of factors. They grow with the largest batch seen and are views afterwards.
+        Separate input and result arrays let the blocked transform run without a final copy whatever its
+        number of factors. They grow with the largest batch seen and are views afterwards.
         """
-        if self._scratch_arrays is None or self._scratch_arrays[0].shape[0] < n:
+        arrays = getattr(self._per_thread, "arrays", None)
+        if arrays is None or arrays[0].shape[0] < n:
             shape = (n, self.n_blocks, self.d_padded)
-            self._scratch_arrays = tuple(np.empty(shape, dtype=self.dtype) for _ in range(3))
-        return tuple(array[:n] for array in self._scratch_arrays)
+            arrays = self._per_thread.arrays = tuple(np.empty(shape, dtype=self.dtype) for _ in range(3))
+        return tuple(array[:n] for array in arrays)
 
     def _check_batch(self, x: Any, width: int, name: str) -> np.ndarray:
         x = check_float_array(x, name, ndim=2, dtype=self.dtype)
@@ -358,10 +279,12 @@ class SRHT:
         return x
 
     def _transform(self, source: np.ndarray, work: np.ndarray, result: np.ndarray) -> np.ndarray:
-        """:func:`fwht` of every (row, block) of ``source`` into ``result``, returned as (n, n_blocks * d')."""
+        """The transform of every (row, block) of ``source`` into ``result``, returned as (n, n_blocks * d')."""
+        from .fast.hadamard import fwht_blocked  # the blocked transform imports this module's helpers
+
         rows = source.shape[0] * self.n_blocks
-        fwht(source.reshape(rows, self.d_padded), out=result.reshape(rows, self.d_padded),
-             work=work.reshape(rows, self.d_padded))
+        fwht_blocked(source.reshape(rows, self.d_padded), out=result.reshape(rows, self.d_padded),
+                     work=work.reshape(rows, self.d_padded))
         return result.reshape(source.shape[0], -1)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
@@ -408,28 +331,5 @@ class SRHT:
         matrix = signs64[blocks].T * (1.0 - 2.0 * odd)
         return matrix.astype(self.dtype, copy=False)
 
-    def __rmatmul__(self, x: np.ndarray) -> np.ndarray:
-        return self.apply(x)
-
     def __repr__(self) -> str:
         return f"SRHT(d_in={self.d_in}, k={self.k}, seed={self.seed}, scale={self.scale!r}, dtype={self.dtype.name})"
-
-
-class _SRHTTranspose:
-    """:math:`S^\\top` of an :class:`SRHT`, for ``g @ srht.T``."""
-
-    __array_ufunc__ = None
-
-    def __init__(self, srht: SRHT) -> None:
-        self.srht = srht
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.srht.k, self.srht.d_in)
-
-    @property
-    def T(self) -> SRHT:  # noqa: N802
-        return self.srht
-
-    def __rmatmul__(self, g: np.ndarray) -> np.ndarray:
-        return self.srht.apply_transpose(g)

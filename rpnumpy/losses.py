@@ -49,6 +49,13 @@ class Loss:
     def _backward(self, cache: Any) -> np.ndarray:
         raise NotImplementedError
 
+    def check_target(self, target: Any, prediction: np.ndarray, name: str = "target") -> None:
+        """Raise if ``target`` cannot be compared with ``prediction`` (shape, dtype, label range).
+
+        Lets a training loop refuse bad targets before its first step.
+        """
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -69,6 +76,9 @@ class SoftmaxCrossEntropy(Loss):
     well conditioned, where differentiating a separate softmax layer would
     divide by probabilities that underflow to 0.
     """
+
+    def check_target(self, target: Any, prediction: np.ndarray, name: str = "target") -> None:
+        _check_labels(target, check_float_array(prediction, "prediction", ndim=2), name)
 
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
         logits = check_float_array(prediction, "prediction", ndim=2)
@@ -97,13 +107,14 @@ class MeanSquaredError(Loss):
     with :math:`N` the number of entries (``prediction.size``).
     """
 
-    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+    def check_target(self, target: Any, prediction: np.ndarray, name: str = "target") -> None:
         prediction = check_float_array(prediction, "prediction")
-        target = check_float_array(target, "target", dtype=prediction.dtype)
-        if target.shape != prediction.shape:
-            raise ValueError(
-                f"target must have the prediction's shape {prediction.shape}, got {target.shape}"
-            )
+        target = check_float_array(target, name, dtype=prediction.dtype)
+        if target.shape[1:] != prediction.shape[1:] or target.shape[0] != prediction.shape[0]:
+            raise ValueError(f"{name} must have the prediction's shape {prediction.shape}, got {target.shape}")
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        self.check_target(target, prediction)
         diff = prediction - target
         self._cache = diff
         return float(np.mean(diff * diff, dtype=np.float64))
@@ -112,15 +123,15 @@ class MeanSquaredError(Loss):
         return diff * (2.0 / diff.size)
 
 
-def _check_labels(target: Any, logits: np.ndarray) -> np.ndarray:
+def _check_labels(target: Any, logits: np.ndarray, name: str = "target") -> np.ndarray:
     if not isinstance(target, np.ndarray) or not np.issubdtype(target.dtype, np.integer):
         kind = target.dtype if isinstance(target, np.ndarray) else type(target).__name__
-        raise TypeError(f"target must be an integer array of class labels, got {kind}")
+        raise TypeError(f"{name} must be an integer array of class labels, got {kind}")
     if target.shape != (logits.shape[0],):
-        raise ValueError(f"target must have shape ({logits.shape[0]},) to match the logits, got {target.shape}")
+        raise ValueError(f"{name} must have shape ({logits.shape[0]},) to match the logits, got {target.shape}")
     if target.size and (target.min() < 0 or target.max() >= logits.shape[1]):
         raise ValueError(
-            f"target labels must lie in [0, {logits.shape[1] - 1}] for {logits.shape[1]} classes, "
+            f"{name} labels must lie in [0, {logits.shape[1] - 1}] for {logits.shape[1]} classes, "
             f"got values from {target.min()} to {target.max()}"
         )
     return target

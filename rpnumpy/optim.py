@@ -7,13 +7,14 @@ those arrays, so build it *after* the model is in its final dtype. Buffers
 
 The update rules follow PyTorch's definitions exactly, so that rpnumpy and
 PyTorch runs with the same hyper-parameters are comparable step for step.
-Every update is done in place with preallocated scratch arrays: a step
-allocates nothing proportional to the model.
+Each ``step`` is written as its equations read; parameters are updated in place
+(the optimizer and the model share the arrays). :class:`rpnumpy.fast.FusedAdam`
+is the same Adam update computed with fewer passes over memory, for training
+speed, and is tested equal to :class:`Adam`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -74,70 +75,51 @@ class SGD(Optimizer):
         super().__init__(model, lr)
         self.momentum = check_probability(momentum, "momentum")
         self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-        self.velocity = [np.zeros_like(p) for p in self.params] if self.momentum else []
-        self._scratch = [np.empty_like(p) for p in self.params]
+        self.velocity = [np.zeros_like(p) for p in self.params]
 
     def step(self) -> None:
         self.t += 1
-        for i, (p, g) in enumerate(zip(self.params, self.grads)):
-            tmp = self._scratch[i]
-            if self.weight_decay:
-                np.multiply(p, self.weight_decay, out=tmp)
-                tmp += g
-                g = tmp
+        for theta, grad, v in zip(self.params, self.grads, self.velocity):
+            g = grad + self.weight_decay * theta if self.weight_decay else grad
             if self.momentum:
-                v = self.velocity[i]
-                if self.t == 1:
-                    np.copyto(v, g)
-                else:
-                    v *= self.momentum
-                    v += g
+                v[...] = g if self.t == 1 else self.momentum * v + g
                 g = v
-            np.multiply(g, self.lr, out=tmp)
-            p -= tmp
+            theta -= self.lr * g
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba, 2015), in PyTorch's formulation.
+    r"""Adam (Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, Algorithm 1).
+
+    With :math:`g_t = \nabla_\theta L + \lambda\theta` (weight decay :math:`\lambda`, L2 as in
+    PyTorch's ``Adam``, not AdamW), moments started at zero:
 
     .. math::
 
-        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-        \theta_t &= \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
-                    \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2, \\
+        \hat m_t &= \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
+        \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} .
+
+    The bias corrections :math:`1-\beta^t` undo the pull of the zero start towards zero in the
+    first steps. This is PyTorch's formulation (:math:`\epsilon` added after the square root).
 
     Parameters
     ----------
     model : object with ``params`` and ``grads``
     lr : float, default=1e-3
+        :math:`\eta`.
     betas : (float, float), default=(0.9, 0.999)
     eps : float, default=1e-8
     weight_decay : float >= 0, default=0.0
-        Added to the gradient as :math:`\lambda\theta` (L2, not AdamW).
 
-    Notes
-    -----
-    How the step is computed (ours; the same update up to floating-point
-    rounding). A step is a handful of passes over every parameter, and for
-    a small network they cost as much as the matrix products, so it is
-    written to make as few passes as possible, in place, with one scratch
-    array per parameter. The moments are kept as exponentially weighted
-    *sums*, :math:`\tilde m = m/(1-\beta_1)` and :math:`\tilde v = v/(1-\beta_2)`:
+    Attributes
+    ----------
+    m, v : list of ndarray
+        The moments :math:`m_t, v_t`, one array per parameter.
 
-    .. math::
-
-        \tilde m_t = \beta_1 \tilde m_{t-1} + g_t, \qquad
-        \tilde v_t = \beta_2 \tilde v_{t-1} + g_t^2, \qquad
-        \theta_t = \theta_{t-1} - \frac{\tilde m_t}{a_t \sqrt{\tilde v_t} + e_t},
-
-    with :math:`s_t = \eta(1-\beta_1)/(1-\beta_1^t)`,
-    :math:`a_t = \sqrt{(1-\beta_2)/(1-\beta_2^t)}\,/\,s_t` and
-    :math:`e_t = \epsilon/s_t` (divide the numerator and denominator of the
-    textbook update by :math:`s_t`). All constants are folded into the two
-    scalars :math:`a_t, e_t`, so a step is 10 passes over memory (2 for
-    :math:`\tilde m`, 3 for :math:`\tilde v`, 5 for the update) instead of 13.
-    :attr:`m` and :attr:`v` give the textbook moments.
+    See Also
+    --------
+    rpnumpy.fast.FusedAdam : the same update in fewer passes over memory.
     """
 
     def __init__(
@@ -156,38 +138,19 @@ class Adam(Optimizer):
         self.beta2 = check_probability(betas[1], "betas[1]")
         self.eps = check_positive_float(eps, "eps")
         self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-        self.m_sum = [np.zeros_like(p) for p in self.params]  # m / (1 - beta1)
-        self.v_sum = [np.zeros_like(p) for p in self.params]  # v / (1 - beta2)
-        self._scratch = [np.empty_like(p) for p in self.params]
+        self._init_moments()
 
-    @property
-    def m(self) -> list[np.ndarray]:
-        """The first moments :math:`m_t`, one new array per parameter."""
-        return [(1.0 - self.beta1) * m for m in self.m_sum]
-
-    @property
-    def v(self) -> list[np.ndarray]:
-        """The second moments :math:`v_t`, one new array per parameter."""
-        return [(1.0 - self.beta2) * v for v in self.v_sum]
+    def _init_moments(self) -> None:
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
 
     def step(self) -> None:
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        s = self.lr * (1.0 - b1) / (1.0 - b1**self.t)
-        a = math.sqrt((1.0 - b2) / (1.0 - b2**self.t)) / s
-        e = self.eps / s
-        for p, g, m, v, tmp in zip(self.params, self.grads, self.m_sum, self.v_sum, self._scratch):
-            if self.weight_decay:  # g + lambda * theta, in the scratch array (squared in place below)
-                np.multiply(p, self.weight_decay, out=tmp)
-                tmp += g
-                g = tmp
-            m *= b1
-            m += g
-            np.multiply(g, g, out=tmp)
-            v *= b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp *= a
-            tmp += e
-            np.divide(m, tmp, out=tmp)
-            p -= tmp
+        b1, b2, t = self.beta1, self.beta2, self.t
+        for theta, grad, m, v in zip(self.params, self.grads, self.m, self.v):
+            g = grad + self.weight_decay * theta if self.weight_decay else grad
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g * g
+            m_hat = m / (1 - b1**t)
+            v_hat = v / (1 - b2**t)
+            theta -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

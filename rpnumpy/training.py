@@ -1,17 +1,16 @@
 """Mini-batch training, evaluation and prediction.
 
-The training loop is the textbook one, written to waste nothing:
+:func:`fit` is the textbook loop: every epoch shuffles the rows, and for every mini-batch
 
-* the data set is never copied: each epoch draws one permutation, and each
-  mini-batch is gathered from it (``np.take(..., out=...)``) into one batch
-  buffer allocated once per call. No array is allocated per step, the batch
-  is still in the cache when the first matrix product reads it, and training
-  touches no fresh memory: a shuffled copy of MNIST's training images would
-  be 188 MB of new pages per call, and on the benchmark machine first-touching
-  them cost up to half a second per epoch (``benchmarks/RESULTS.md``);
-* float32 data and a float32 model stay float32 end to end;
-* the first layer is asked for no input gradient (nobody uses ``dL/dx`` of
-  the pixels), which saves a matrix product per step.
+1. ``out = model.forward(xb)`` and ``loss.forward(out, yb)``;
+2. ``model.backward(loss.backward(), input_grad=False)``: the first layer is asked for no input
+   gradient (nobody uses the gradient of the pixels), which saves a matrix product;
+3. ``optimizer.step()``.
+
+Everything is checked before the first step changes the model (data, validation data, labels
+against the model's output, the optimizer's ownership of the model's arrays), and a run that
+diverges stops with :class:`TrainingDivergedError` instead of returning a broken model. float32
+data and a float32 model stay float32 end to end.
 """
 
 from __future__ import annotations
@@ -23,19 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_generator, check_float_array, check_positive_int
+from ._validation import as_generator, check_float_array, check_positive_float, check_positive_int
+from .fast.batches import BatchBuffer
 from .losses import Loss, SoftmaxCrossEntropy
 from .optim import Optimizer
 
 __all__ = ["History", "TrainingDivergedError", "fit", "evaluate", "predict"]
 
+#: A batch loss this many times the first batch's loss (or the floor below) counts as divergence.
+DIVERGENCE_FACTOR = 1e4
+_DIVERGENCE_FLOOR = 1e-3
+
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or infinite; ``history`` holds the epochs completed before."""
+    """Training diverged; ``history`` holds the epochs completed before, ``epoch`` and ``step`` where it happened."""
 
-    def __init__(self, message: str, history: History) -> None:
+    def __init__(self, message: str, history: History, epoch: int = 0, step: int = 0) -> None:
         super().__init__(message)
-        self.history = history
+        self.history, self.epoch, self.step = history, epoch, step
 
 
 @dataclass
@@ -69,14 +73,45 @@ class History:
         }
 
 
-def _check_xy(x: Any, y: Any, model: Any, name: str) -> None:
-    check_float_array(x, f"x_{name}", dtype=model.dtype)
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"y_{name} must be a numpy.ndarray, got {type(y).__name__}")
-    if y.shape[0] != x.shape[0]:
+def _check_samples(x: Any, model: Any, name: str) -> None:
+    check_float_array(x, name, dtype=model.dtype)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample, got shape {x.shape}")
+
+
+def _check_optimizer(optimizer: Any, model: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a rpnumpy.optim.Optimizer, got {type(optimizer).__name__}")
+    own = list(model.params.values())
+    if len(own) != len(optimizer.params) or any(a is not b for a, b in zip(own, optimizer.params)):
         raise ValueError(
-            f"x_{name} and y_{name} must have the same number of samples, got {x.shape[0]} and {y.shape[0]}"
+            "optimizer must be built on this model (optimizer = Adam(model)): it holds other arrays than "
+            "model.params, so its steps would not train the model. Was it built before model.astype(...) "
+            "or for another model?"
         )
+
+
+def _check_data(model, x_train, y_train, loss, validation_data) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Every check of :func:`fit` that looks at data; returns the (x, y, name) pairs to evaluate on."""
+    pairs = [(x_train, y_train, "train")]
+    if validation_data is not None:
+        if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
+            raise TypeError("validation_data must be a pair (x_test, y_test)")
+        pairs.append((validation_data[0], validation_data[1], "test"))
+    for x, y, name in pairs:
+        _check_samples(x, model, f"x_{name}")
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"y_{name} must be a numpy.ndarray, got {type(y).__name__}")
+        if y.ndim == 0 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"x_{name} and y_{name} must have the same number of samples, "
+                             f"got {x.shape[0]} and {y.shape[0] if y.ndim else 'a 0-d array'}")
+        if x.shape[1:] != x_train.shape[1:]:
+            raise ValueError(f"x_{name} has samples of shape {x.shape[1:]}, x_train {x_train.shape[1:]}")
+    # One forward pass of one sample gives the output's shape, against which every target is checked.
+    out = model.inference_function()(x_train[:1])
+    for x, y, name in pairs:
+        loss.check_target(y, np.broadcast_to(out, (x.shape[0], *out.shape[1:])), f"y_{name}")
+    return pairs
 
 
 def fit(
@@ -92,6 +127,8 @@ def fit(
     rng: Any = None,
     progress: bool = True,
     description: str = "train",
+    batch_buffer: bool = True,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` with shuffled mini-batches.
 
@@ -106,7 +143,7 @@ def fit(
         targets for :class:`~rpnumpy.losses.MeanSquaredError`.
     loss : Loss
     optimizer : Optimizer
-        Built on ``model``.
+        Built on ``model`` (after any ``astype``).
     epochs : int, default=10
     batch_size : int, default=128
         The last batch of an epoch may be smaller.
@@ -115,9 +152,16 @@ def fit(
     rng : None, int or Generator
         Drives the shuffling (pass an int for reproducible runs).
     progress : bool, default=True
-        Show a tqdm progress bar per epoch.
+        Print one line per epoch (loss, accuracies, seconds).
     description : str, default='train'
-        Progress-bar label.
+        Label of those lines.
+    batch_buffer : bool, default=True
+        Gather each mini-batch into one buffer reused for the whole run
+        (:class:`rpnumpy.fast.BatchBuffer`) instead of a new array per step
+        (``x_train[rows]``). The batches, and so the training, are the same.
+    divergence_factor : float or None, default=1e4
+        Stop when a batch loss exceeds this factor times the first batch's loss (at least
+        ``1e-3``); None checks only for non-finite values.
 
     Returns
     -------
@@ -126,79 +170,84 @@ def fit(
     Raises
     ------
     TrainingDivergedError
-        If the loss becomes NaN or infinite, naming the epoch and step.
+        If a batch loss is NaN, infinite or ``divergence_factor`` times the first one, if a
+        parameter is not finite at the end of an epoch, or if the validation loss is not finite.
+        It names the epoch and step. The model is left as the last optimizer step made it (its
+        parameters may be non-finite): rebuild it, or reload a saved copy, before using it again.
+    ValueError, TypeError
+        For bad data, labels, validation data or an optimizer built for other arrays, before any
+        parameter is changed.
     """
-    _check_xy(x_train, y_train, model, "train")
-    if validation_data is not None:
-        if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
-            raise TypeError("validation_data must be a pair (x_test, y_test)")
-        _check_xy(validation_data[0], validation_data[1], model, "test")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a rpnumpy.losses.Loss, got {type(loss).__name__}")
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a rpnumpy.optim.Optimizer, got {type(optimizer).__name__}")
+    _check_optimizer(optimizer, model)
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
+    if divergence_factor is not None:
+        divergence_factor = check_positive_float(divergence_factor, "divergence_factor")
     gen = as_generator(rng)
+    _check_data(model, x_train, y_train, loss, validation_data)
     classify = isinstance(loss, SoftmaxCrossEntropy)
+    gather = BatchBuffer(x_train, y_train, batch_size).gather if batch_buffer else (
+        lambda rows: (x_train[rows], y_train[rows]))
 
     n = x_train.shape[0]
-    x_batch = np.empty((min(batch_size, n), *x_train.shape[1:]), dtype=x_train.dtype)
-    y_batch = np.empty((min(batch_size, n), *y_train.shape[1:]), dtype=y_train.dtype)
     n_batches = math.ceil(n / batch_size)
     history = History()
-
-    from tqdm.auto import tqdm
-
+    limit = math.inf
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         order = gen.permutation(n)
-        total_loss = 0.0
-        correct = 0
-        bar = tqdm(
-            range(n_batches), desc=f"{description} epoch {epoch}/{epochs}", disable=not progress, leave=False
-        )
-        for step in bar:
-            rows = order[step * batch_size : (step + 1) * batch_size]
-            xb, yb = x_batch[: len(rows)], y_batch[: len(rows)]  # views of the one buffer
-            # mode="clip": the indices come from a permutation, always in range, and with the
-            # default mode="raise" NumPy would gather into a hidden temporary and copy it to out=.
-            np.take(x_train, rows, axis=0, out=xb, mode="clip")
-            np.take(y_train, rows, axis=0, out=yb, mode="clip")
+        total_loss, correct = 0.0, 0
+        for step in range(1, n_batches + 1):
+            xb, yb = gather(order[(step - 1) * batch_size: step * batch_size])
             out = model.forward(xb)
             batch_loss = loss.forward(out, yb)
-            if not math.isfinite(batch_loss):
-                bar.close()
-                raise TrainingDivergedError(
-                    f"the loss became {batch_loss} at epoch {epoch}, step {step + 1} of {n_batches}: training "
-                    f"diverged. Try a smaller learning rate (now {optimizer.lr:g}) or check the inputs "
-                    f"for NaN/inf.",
-                    history,
-                )
+            if not math.isfinite(batch_loss) or batch_loss > limit:
+                raise _diverged(f"the loss became {batch_loss:.4g}", history, epoch, step, n_batches, optimizer)
+            if divergence_factor is not None and limit == math.inf:
+                limit = divergence_factor * max(batch_loss, _DIVERGENCE_FLOOR)
             model.backward(loss.backward(), input_grad=False)
             optimizer.step()
             total_loss += batch_loss * len(xb)
             if classify:
                 correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
-        bar.close()
+        bad = [key for key, value in model.params.items() if not np.isfinite(value).all()]
+        if bad:
+            raise _diverged(f"parameters {bad} became non-finite", history, epoch, n_batches, n_batches, optimizer)
         history.loss.append(total_loss / n)
         if classify:
             history.train_accuracy.append(correct / n)
         if validation_data is not None:
             scores = evaluate(model, *validation_data, loss=loss)
+            if not math.isfinite(scores["loss"]):
+                raise _diverged(f"the validation loss became {scores['loss']}", history, epoch, n_batches,
+                                n_batches, optimizer)
             history.test_loss.append(scores["loss"])
             if classify:
                 history.test_accuracy.append(scores["accuracy"])
         history.epoch_seconds.append(time.perf_counter() - start)
         if progress:
-            parts = [f"loss {history.loss[-1]:.4f}"]
-            if classify:
-                parts.append(f"train acc {history.train_accuracy[-1]:.4f}")
-            if history.test_accuracy:
-                parts.append(f"test acc {history.test_accuracy[-1]:.4f}")
-            tqdm.write(f"{description} epoch {epoch}/{epochs}: " + ", ".join(parts)
-                       + f" ({history.epoch_seconds[-1]:.1f} s)")
+            print(_epoch_line(description, epoch, epochs, history, classify), flush=True)
     return history
+
+
+def _diverged(what: str, history: History, epoch: int, step: int, n_batches: int, optimizer: Optimizer):
+    return TrainingDivergedError(
+        f"{what} at epoch {epoch}, step {step} of {n_batches}: training diverged. Try a smaller learning "
+        f"rate (now {optimizer.lr:g}) or check the inputs for NaN/inf. The model holds the parameters of "
+        f"that step: rebuild or reload it before using it.",
+        history, epoch, step,
+    )
+
+
+def _epoch_line(description: str, epoch: int, epochs: int, history: History, classify: bool) -> str:
+    parts = [f"loss {history.loss[-1]:.4f}"]
+    if classify:
+        parts.append(f"train acc {history.train_accuracy[-1]:.4f}")
+    if history.test_accuracy:
+        parts.append(f"test acc {history.test_accuracy[-1]:.4f}")
+    return f"{description} epoch {epoch}/{epochs}: " + ", ".join(parts) + f" ({history.epoch_seconds[-1]:.1f} s)"
 
 
 def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
@@ -210,10 +259,10 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     rounding. For a classifier they are logits; ``predict(model, x).argmax(1)`` gives the class
     labels.
     """
-    check_float_array(x, "x", dtype=model.dtype)
+    _check_samples(x, model, "x")
     batch_size = check_positive_int(batch_size, "batch_size")
     run = model.inference_function()
-    outputs = [run(x[lo : lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
+    outputs = [run(x[lo: lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
     return np.concatenate(outputs, axis=0)
 
 
@@ -233,7 +282,12 @@ def evaluate(
     dict
         ``{"loss": float, "accuracy": float}``; accuracy only for integer labels.
     """
-    _check_xy(x, y, model, "test")
+    _check_samples(x, model, "x")
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"y must be a numpy.ndarray, got {type(y).__name__}")
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"x and y must have the same number of samples, got {x.shape[0]} and "
+                         f"{y.shape[0] if y.ndim else 'a 0-d array'}")
     classify = np.issubdtype(y.dtype, np.integer)
     if loss is None:
         if not classify:
@@ -243,8 +297,8 @@ def evaluate(
     total, correct = 0.0, 0
     run = model.inference_function()
     for lo in range(0, x.shape[0], batch_size):
-        out = run(x[lo : lo + batch_size])
-        yb = y[lo : lo + batch_size]
+        out = run(x[lo: lo + batch_size])
+        yb = y[lo: lo + batch_size]
         total += loss.forward(out, yb) * out.shape[0]
         if classify:
             correct += int(np.count_nonzero(out.argmax(axis=1) == yb))

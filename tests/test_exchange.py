@@ -304,9 +304,9 @@ def test_case_filenames():
 def test_the_documented_pytorch_example_runs_and_agrees(cases_dir, tmp_path, monkeypatch, capsys):
     """The PyTorch script of rpnumpy.testing.exchange's docstring (and the README), run as written."""
     pytest.importorskip("torch", reason="PyTorch is not installed (optional extra: pip install 'rpnumpy[torch]')")
-    import rpnumpy.testing.exchange
+    from rpnumpy.testing import exchange
 
-    script = textwrap.dedent(rpnumpy.testing.exchange.__doc__.split("For a PRP layer in PyTorch::")[1].split("\nthen ")[0])
+    script = textwrap.dedent(exchange.__doc__.split("For a PRP layer in PyTorch::")[1].split("\nthen ")[0])
     (tmp_path / "cases").symlink_to(cases_dir, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     exec(compile(script, "pytorch-example", "exec"), {})

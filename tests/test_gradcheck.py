@@ -8,6 +8,7 @@ import pytest
 from rpnumpy.gradcheck import (
     GradcheckError,
     check_gradients,
+    check_vjp,
     numerical_gradient,
     relative_error,
 )
@@ -95,3 +96,48 @@ def test_caller_input_is_not_modified(rng):
     before = x.copy()
     check_gradients(Dense(4, 2, rng=0), x)
     np.testing.assert_array_equal(x, before)
+
+
+# -- check_vjp: a plain function and its hand-written vector-Jacobian product ----------------------------------
+def _affine(x, w):
+    return x @ w
+
+
+def test_check_vjp_passes_a_correct_product_and_flags_wrong_ones(rng):
+    x, w = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    dy = rng.standard_normal((4, 3))
+    good = check_vjp(_affine, (x, w), dy, (dy @ w.T, x.T @ dy))
+    assert good.passed() and good.relative_error < 1e-9
+    # A transposed product for w (x.T @ dy is (5, 3); dy.T @ x is its transpose, so reshape it wrongly).
+    square_x, square_w = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    square_dy = rng.standard_normal((4, 4))
+    transposed = check_vjp(_affine, (square_x, square_w), square_dy, (square_dy @ square_w.T, square_dy.T @ square_x))
+    assert not transposed.passed()
+    assert transposed.rows[0].relative_error < 1e-9 and transposed.rows[1].relative_error > 0.1  # names the input
+    # A missing factor: the derivative of tanh without the chain rule's (1 - tanh^2).
+    dt = rng.standard_normal((4, 5))
+    missing = check_vjp(np.tanh, x, dt, dt)
+    assert not missing.passed() and missing.relative_error > 0.1
+    text = str(missing)
+    assert "x (4, 5): relative error" in text and "WRONG" in text and "yours" in text and "FAIL" in text
+    index, analytic, numeric = missing.rows[0].worst[0]
+    assert abs(analytic - numeric) == pytest.approx(np.abs(dt - dt * (1 - np.tanh(x) ** 2)).max(), rel=1e-6)
+    assert dt[index] == analytic  # the worst entry is reported by its index, with the value given
+
+
+def test_check_vjp_single_input_and_validation(rng):
+    x, dy = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    assert check_vjp(np.sin, x, dy, dy * np.cos(x)).passed()
+    x_before = x.copy()
+    check_vjp(lambda a: a.__imul__(2), x, dy, 2 * dy)  # f may even write into its argument: it gets copies
+    np.testing.assert_array_equal(x, x_before)
+    with pytest.raises(TypeError, match=r"gradient checks need float64, but x has dtype float32"):
+        check_vjp(np.sin, x.astype(np.float32), dy, dy)
+    with pytest.raises(ValueError, match=r"dx must have the shape of x, \(3, 2\), got \(2, 3\)"):
+        check_vjp(np.sin, x, dy, dy.T)
+    with pytest.raises(ValueError, match=r"dy must have the shape of f's output, \(3, 2\), got \(2,\)"):
+        check_vjp(np.sin, x, dy[0], dy)
+    with pytest.raises(ValueError, match=r"dx must hold one gradient per input: 2 inputs, got 1 gradients"):
+        check_vjp(_affine, (x, x.T), dy, (dy,))
+    with pytest.raises(TypeError, match=r"dx must be a numpy.ndarray, got NoneType"):
+        check_vjp(np.sin, x, dy, None)

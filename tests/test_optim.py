@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rpnumpy.fast import FusedAdam
 from rpnumpy.layers import Dense, ReLU, Sequential
 from rpnumpy.optim import SGD, Adam
 
@@ -54,7 +55,8 @@ def test_sgd_matches_the_formula(momentum, decay, rng):
 def test_updates_are_in_place_and_float32_stays_float32(rng):
     model = Sequential(Dense(4, 3, rng=0, dtype=np.float32), ReLU(), Dense(3, 2, rng=1, dtype=np.float32))
     ids = {k: id(v) for k, v in model.params.items()}
-    for opt in (Adam(model, lr=1e-3, weight_decay=1e-4), SGD(model, lr=0.1, momentum=0.9)):
+    for opt in (Adam(model, lr=1e-3, weight_decay=1e-4), FusedAdam(model, lr=1e-3, weight_decay=1e-4),
+                SGD(model, lr=0.1, momentum=0.9)):
         _run(model, opt, [{k: g.astype(np.float32) for k, g in s.items()} for s in _grads_sequence(model, rng, 2)])
     for key, value in model.params.items():
         assert id(value) == ids[key] and value.dtype == np.float32
@@ -77,6 +79,7 @@ def test_optimizer_validation():
 def test_adam_and_sgd_agree_with_pytorch(rng):
     torch = pytest.importorskip("torch", reason="PyTorch is an optional extra (pip install -e .[torch])")
     for make in (lambda m: (Adam(m, lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+                 lambda m: (FusedAdam(m, lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
                  lambda m: (SGD(m, lr=0.05, momentum=0.9, weight_decay=0.01),
                             lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01))):
         model = Dense(4, 3, rng=0)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rpnumpy.experiments.foundations import MLP_BATCH, MLP_EPOCHS, MLP_LR
+from rpnumpy.fast import FusedAdam
 from rpnumpy.layers import PRP, Dense, EUGen, HalfLayer, Layer, ReLU, Sequential
 from rpnumpy.losses import MeanSquaredError, SoftmaxCrossEntropy
 from rpnumpy.models import mnist_mlp
@@ -31,8 +32,8 @@ class Spy(Layer):
         self.seen.append((x.dtype, x.base if x.base is not None else x, x.shape[0]))
         return x, None
 
-    def _backward(self, dy, cache, input_grad):
-        return dy if input_grad else None
+    def _backward(self, dy, cache):
+        return dy
 
 
 def _blobs(rng, n=300, dtype=np.float64):
@@ -48,7 +49,7 @@ def test_batches_are_views_of_one_buffer_and_float32_stays_float32(rng):
     model = Sequential(spy, Dense(2, 3, rng=0, dtype=np.float32))
     fit(model, x, y, loss=SoftmaxCrossEntropy(), optimizer=SGD(model, lr=0.1), epochs=2, batch_size=64,
         rng=0, progress=False)
-    dtypes, bases, sizes = zip(*spy.seen)
+    dtypes, bases, sizes = zip(*spy.seen[1:])  # the first call is fit's check of the targets on one sample
     assert set(dtypes) == {np.dtype(np.float32)}
     assert sizes == (64, 64, 64, 64, 44) * 2  # the last batch of an epoch is smaller
     assert len({id(b) for b in bases}) == 1  # every batch of both epochs is a view of the same buffer
@@ -99,6 +100,20 @@ def test_regression_with_mse_records_no_accuracy(rng):
     assert hist.test_loss[-1] < 1e-6
 
 
+def test_an_exploding_step_is_divergence_too(rng):
+    """One step with lr = 1e300 leaves a finite first loss but non-finite parameters: refused, not returned."""
+    x, y = _blobs(rng)
+    model = Dense(2, 3, rng=0)
+    with pytest.raises(TrainingDivergedError, match=r"at epoch 1, step \d+ of 10") as info:
+        fit(model, x, y, loss=SoftmaxCrossEntropy(), optimizer=SGD(model, lr=1e300), epochs=2, batch_size=32,
+            rng=0, progress=False, validation_data=(x, y))
+    assert info.value.epoch == 1 and info.value.history.epochs == 0
+    model = Dense(2, 3, rng=0)
+    with pytest.raises(TrainingDivergedError, match=r"the loss became .* at epoch 1, step 2 of 10"):
+        fit(model, x, y, loss=SoftmaxCrossEntropy(), optimizer=SGD(model, lr=1e5), epochs=1, batch_size=32,
+            rng=0, progress=False)
+
+
 def test_divergence_stops_with_a_clear_message(rng):
     x, y = _blobs(rng)
     x[5, 0] = np.nan
@@ -127,12 +142,38 @@ def test_fit_validation(rng):
         fit(model, x, y, loss=loss, optimizer=None)
 
 
+def test_fit_refuses_before_changing_anything(rng):
+    """Everything is checked before the first step: the parameters are untouched after each refusal."""
+    x, y = _blobs(rng)
+    model = Dense(2, 3, rng=0)
+    before = {k: v.copy() for k, v in model.params.items()}
+    opt, loss = SGD(model, lr=0.1), SoftmaxCrossEntropy()
+    with pytest.raises(ValueError, match=r"optimizer must be built on this model"):
+        fit(model, x, y, loss=loss, optimizer=SGD(Dense(2, 3, rng=0), lr=0.1))
+    with pytest.raises(ValueError, match=r"optimizer must be built on this model"):
+        fit(model.astype(np.float32), x.astype(np.float32), y, loss=loss, optimizer=opt)
+    with pytest.raises(ValueError, match=r"x_test has samples of shape \(3,\), x_train \(2,\)"):
+        fit(model, x, y, loss=loss, optimizer=opt, validation_data=(np.ones((5, 3)), y[:5]))
+    with pytest.raises(ValueError, match=r"y_test labels must lie in \[0, 2\] for 3 classes, got values from 0 to 7"):
+        fit(model, x, y, loss=loss, optimizer=opt, validation_data=(x[:5], np.array([0, 1, 2, 7, 1])))
+    with pytest.raises(TypeError, match=r"y_test must be an integer array of class labels, got float64"):
+        fit(model, x, y, loss=loss, optimizer=opt, validation_data=(x[:5], y[:5].astype(float)))
+    bad = y.copy()
+    bad[-1] = -1
+    with pytest.raises(ValueError, match=r"y_train labels must lie in \[0, 2\]"):
+        fit(model, x, bad, loss=loss, optimizer=opt)
+    with pytest.raises(ValueError, match=r"x_train must hold at least one sample, got shape \(0, 2\)"):
+        fit(model, x[:0], y[:0], loss=loss, optimizer=opt)
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, before[key])
+
+
 @pytest.mark.data
 def test_mlp_reaches_published_mnist_accuracy(mnist):
     """The README publishes the 784-256-10 MLP's test accuracy; this run must reproduce it."""
     x_train, y_train, x_test, y_test = mnist
     model = mnist_mlp(seed=0)
-    hist = fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=Adam(model, lr=MLP_LR),
+    hist = fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=MLP_LR),
                epochs=MLP_EPOCHS, batch_size=MLP_BATCH, validation_data=(x_test, y_test), rng=0, progress=False)
     accuracy = hist.test_accuracy[-1]
     assert accuracy >= 0.975, f"test accuracy {accuracy:.4f} after {MLP_EPOCHS} epochs is below 97.5%"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..datasets import load_mnist
+from ..fast.optim import FusedAdam
 from ..gradcheck import PASS_THRESHOLD, check_gradients, check_loss_gradient
 from ..io import load_model, model_file_size, save_model
 from ..layers import ACTIVATIONS, Dense, Flatten, ReLU, Sequential
 from ..losses import MeanSquaredError, SoftmaxCrossEntropy
 from ..models import mnist_mlp
-from ..optim import Adam
 from ..training import evaluate, fit, predict
 from .report import RunContext, chapter
 
@@ -69,7 +69,7 @@ def run(ctx: RunContext) -> None:
     # 2. Train the MLP in float32.
     model = mnist_mlp(seed)
     history = fit(
-        model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=Adam(model, lr=MLP_LR),
+        model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=MLP_LR),
         epochs=epochs, batch_size=MLP_BATCH, validation_data=(x_test, y_test), rng=seed,
         progress=ctx.progress, description="MLP 784-256-10",
     )

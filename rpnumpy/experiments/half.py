@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from ..datasets import load_dataset
+from ..fast.optim import FusedAdam
 from ..io import model_file_size
 from ..losses import SoftmaxCrossEntropy
 from ..models import cnn, half_net, mlp
-from ..optim import Adam
 from ..random_matrices import pack_binary_matrix
 from ..training import evaluate, fit
 from .report import RunContext, chapter
@@ -64,7 +64,7 @@ def train_and_score(model, data, *, epochs: int, lr: float, seed: int, progress:
     """Train with Adam and return (train accuracy, test accuracy, seconds); accuracies measured after training."""
     x_train, y_train, x_test, y_test = data
     start = time.perf_counter()
-    fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=Adam(model, lr=lr), epochs=epochs,
+    fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=lr), epochs=epochs,
         batch_size=BATCH, rng=seed, progress=progress, description=label)
     seconds = time.perf_counter() - start
     return evaluate(model, x_train, y_train)["accuracy"], evaluate(model, x_test, y_test)["accuracy"], seconds

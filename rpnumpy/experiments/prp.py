@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from ..fast.optim import FusedAdam
 from ..jl import distortion_ratios, fraction_within, jl_projection_matrix, johnson_lindenstrauss_min_dim
 from ..layers import PRP, PRPAutoencoder
 from ..losses import MeanSquaredError, SoftmaxCrossEntropy
 from ..lr_finder import lr_range_test
 from ..models import dense_autoencoder_params, dense_mlp, lowrank_autoencoder, lowrank_mlp, prp_mlp
-from ..optim import Adam
 from ..storage import storage_report
 from ..training import evaluate, fit
 from .half import DATASETS, Runner, summarize
@@ -54,11 +54,11 @@ def run(ctx: RunContext) -> None:
     # 1. Learning-rate range tests, dense and PRP separately.
     steps = 60 if quick else 300
     tests = {
-        "dense": lr_range_test(lambda: (lambda m: (m, Adam(m)))(dense_mlp(0)), mnist[0], mnist[1],
+        "dense": lr_range_test(lambda: (lambda m: (m, FusedAdam(m)))(dense_mlp(0)), mnist[0], mnist[1],
                                loss=SoftmaxCrossEntropy(), lr_min=1e-5, lr_max=1.0, steps=steps, rng=0),
-        "prp": lr_range_test(lambda: (lambda m: (m, Adam(m)))(prp_mlp(0)), mnist[0], mnist[1],
+        "prp": lr_range_test(lambda: (lambda m: (m, FusedAdam(m)))(prp_mlp(0)), mnist[0], mnist[1],
                              loss=SoftmaxCrossEntropy(), lr_min=1e-5, lr_max=10.0, steps=steps, rng=0),
-        "lowrank": lr_range_test(lambda: (lambda m: (m, Adam(m)))(lowrank_mlp(0)), mnist[0], mnist[1],
+        "lowrank": lr_range_test(lambda: (lambda m: (m, FusedAdam(m)))(lowrank_mlp(0)), mnist[0], mnist[1],
                                  loss=SoftmaxCrossEntropy(), lr_min=1e-5, lr_max=10.0, steps=steps, rng=0),
     }
     lrs = {name: float(f"{t.suggested_lr:.1g}") for name, t in tests.items()}
@@ -125,7 +125,7 @@ def run(ctx: RunContext) -> None:
                 model = lowrank_autoencoder(ae_models["prp-tied"].n_params, seed)  # the tied model's budget
             else:
                 model = PRPAutoencoder(784, AE_K, tied=(name == "prp-tied"), rng=seed, dtype=np.float32)
-            fit(model, x_train, x_train, loss=MeanSquaredError(), optimizer=Adam(model, lr=1e-2), epochs=ae_epochs,
+            fit(model, x_train, x_train, loss=MeanSquaredError(), optimizer=FusedAdam(model, lr=1e-2), epochs=ae_epochs,
                 rng=seed, progress=ctx.progress, description=f"AE {name} seed {seed}")
             errors.append(evaluate(model, x_test, x_test, loss=MeanSquaredError())["loss"])
             ae_models[name] = model

@@ -114,27 +114,20 @@ def hadamard_features(z_plus: np.ndarray, G: np.ndarray, m: int, order: int) -> 
     -------
     ndarray of shape (n, 1 + m k)
     """
-    return _features_and_projections(z_plus, G, m, order)[0]
+    return _features_from_projections(z_plus @ G, m, order)
 
 
-def _features_and_projections(z_plus: np.ndarray, G: np.ndarray, m: int, order: int):
-    """Features and the projections P_ij = z₊ G_ij they were multiplied from (kept for backward)."""
-    projections = z_plus @ G
-    features = np.empty((z_plus.shape[0], 1 + m * order), dtype=projections.dtype)
-    features[:, 0] = 1
+def _features_from_projections(projections: np.ndarray, m: int, order: int) -> np.ndarray:
+    r""":math:`[1, H_1, \dots, H_k]` from the projections :math:`P_{ij}` side by side: :math:`H_i = \prod_j P_{ij}`."""
+    n = projections.shape[0]
+    blocks = [np.ones((n, 1), dtype=projections.dtype)]
     for i in range(1, order + 1):
-        H = features[:, 1 + (i - 1) * m: 1 + i * m]
         start = _block_offset(i, 1, m)
-        factors = [projections[:, start + j * m: start + (j + 1) * m] for j in range(i)]
-        # H_i = P_i1 ⊙ ... ⊙ P_ii, one element-wise product per factor written straight into F
-        # (np.prod over a reshaped axis would run as a strided reduction, several times slower).
-        if i == 1:
-            np.copyto(H, factors[0])
-        else:
-            np.multiply(factors[0], factors[1], out=H)
-            for P in factors[2:]:
-                H *= P
-    return features, projections
+        H = projections[:, start: start + m]  # P_i1
+        for j in range(1, i):  # H_i = P_i1 ⊙ P_i2 ⊙ ... ⊙ P_ii
+            H = H * projections[:, start + j * m: start + (j + 1) * m]
+        blocks.append(H)
+    return np.concatenate(blocks, axis=1)
 
 
 def balanced_scales(coefficients: Any, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -530,56 +523,19 @@ class EUGen(Layer):
         return estimator_variance(u, self.augment(x).astype(np.float64), a, self.m, draws=self.draws)
 
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
-        r"""Inference with no cache: each :math:`H_i` is formed in place, and the buffers are reused.
+        """Inference with no cache, by :func:`rpnumpy.fast.eugen_inference` (each :math:`H_i` formed in place).
 
-        :math:`X_+ G` is written once into a buffer :math:`B = [1, P_{11}, P_{21}, P_{22}, \dots]`
-        (the blocks in storage order), and each :math:`H_i` is multiplied in place into the
-        columns of its first factor :math:`P_{i1}`. For order :math:`k \le 2`,
-        :math:`F = [1, H_1, H_2]` is then the first :math:`1 + mk` columns of :math:`B`, read by
-        one matrix product; higher orders add one product per order. :math:`X_+` and :math:`B`
-        are allocated once per batch size and reused, so the function must not be called from
-        several threads at once. See :meth:`Layer.inference_function`.
+        Equal to ``forward`` up to rounding (tested). See :meth:`Layer.inference_function`.
         """
-        m, k, d, dtype = self.m, self.order, self.d_in, self.dtype
-        G = self.G.copy() if self.train_G else self.G
-        A = self.params["A"].copy()
-        b = self.params["b"].copy() if self.bias else None
-        first = [1 + _block_offset(i, 1, m) for i in range(1, k + 1)]  # column of H_i (its P_i1) in B
-        n_direct = 1 + min(k, 2) * m  # [1, H_1, H_2] are adjacent in B
-        scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        from ..fast.eugen import eugen_inference
 
-        def run(x: np.ndarray) -> np.ndarray:
-            self._check_input(x)
-            n = x.shape[0]
-            if n not in scratch:
-                scratch.clear()
-                x_plus = np.empty((n, self.width_plus), dtype=dtype)
-                x_plus[:, d] = 1
-                B = np.empty((n, 1 + G.shape[1]), dtype=dtype)
-                B[:, 0] = 1
-                scratch[n] = x_plus, B
-            x_plus, B = scratch[n]
-            x_plus[:, :d] = x
-            if self.norm_term:
-                x_plus[:, d + 1] = np.sqrt(np.einsum("ij,ij->i", x, x))
-            np.matmul(x_plus, G, out=B[:, 1:])
-            for i in range(2, k + 1):
-                H = B[:, first[i - 1]: first[i - 1] + m]
-                for j in range(1, i):
-                    H *= B[:, first[i - 1] + j * m: first[i - 1] + (j + 1) * m]
-            y = B[:, :n_direct] @ A[:n_direct]
-            for i in range(3, k + 1):
-                y += B[:, first[i - 1]: first[i - 1] + m] @ A[1 + (i - 1) * m: 1 + i * m]
-            if b is not None:
-                y += b
-            return y
-
-        return run
+        return eugen_inference(self)
 
     # -- the layer contract ---------------------------------------------------
     def _forward(self, x):
-        x_plus = self.augment(x)
-        F, projections = _features_and_projections(x_plus, self.G, self.m, self.order)
+        x_plus = self.augment(x)  # X₊ = [X, 1, ‖x‖]
+        projections = x_plus @ self.G  # every P_ij = X₊ G_ij at once: the blocks G_ij sit side by side
+        F = _features_from_projections(projections, self.m, self.order)  # [1, H_1, ..., H_k]
         y = F @ self.params["A"]
         if self.bias:
             y += self.params["b"]
