@@ -243,7 +243,7 @@ def polynomial_error(
 def interval_from_preactivations(s: np.ndarray, quantile: float = 0.999) -> float:
     r"""The half-width :math:`R` of a symmetric fitting interval: a quantile of :math:`|s|`.
 
-    The digest's recipe (ours): pre-activations :math:`s = xW + b` of calibration inputs,
+    Our recipe: pre-activations :math:`s = xW + b` of calibration inputs,
     :math:`R` = the 99.9th percentile of :math:`|s|`; one in a thousand then falls outside
     :math:`[-R, R]`, where the surrogate is biased.
 

@@ -21,7 +21,7 @@ Unless stated otherwise the entries have mean 0 and variance
   output :math:`y_j = \sum_i x_i R_{ij}` then has :math:`E[y_j^2] = \|x\|^2/d_{in}`,
   the mean square of the input: activations keep their scale through the layer
   (LeCun initialisation), and every column has expected squared norm 1. This is
-  the convention of the PRP digest, :math:`P_{ij} \sim N(0, 1/d_{in})`.
+  the scale of the PRP layer's Gaussian scheme, :math:`P_{ij} \sim N(0, 1/d_{in})`.
 * ``"fan_out"``: :math:`\operatorname{Var} R_{ij} = 1/d_{out}`, so
   :math:`E\|xR\|^2 = \|x\|^2`: squared distances are preserved in expectation,
   the Johnson–Lindenstrauss scaling of scikit-learn's random projections.
@@ -146,8 +146,9 @@ def sparse_ternary_matrix(
     :math:`\pm\sqrt{3/d_{in}}`. The variance is :math:`3\sigma^2 \cdot (1/3) =
     \sigma^2`, the same as the Gaussian matrix, so the projection has the same
     second moments while two thirds of the entries are zero (Achlioptas, 2003:
-    "Database-friendly random projections"). The PRP summaries state the scale
-    ambiguously; this is the standard reading (see ``research/prp.md``).
+    "Database-friendly random projections", J. Comput. Syst. Sci. 2003). The PRP paper's scheme
+    is read here as Achlioptas' (our choice; the descriptions of the paper available to us give
+    the values :math:`\{-a, 0, +a\}`, :math:`a = \sqrt{3/d_{in}}`, without the probabilities).
 
     Parameters
     ----------
@@ -291,7 +292,7 @@ def mexican_hat_matrix(
 
     **This recipe is ours.** The Half-layer paper names the scheme ("random
     Mexican hats", for image inputs) but its public text does not give the
-    construction; see ``research/half.md``. With unit-norm columns the entry
+    construction. With unit-norm columns the entry
     variance averages :math:`1/d_{in}`, the library's ``fan_in`` convention.
 
     Parameters

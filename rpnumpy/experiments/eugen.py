@@ -58,7 +58,7 @@ FULL = Settings()
 QUICK = Settings(seeds=(0,), epochs=1, subset=(2000, 1000), m=32, sweep_m=(16, 32), calibration_sizes=(500, 2000),
                  dense_widths=(16,), timing_repeats=3)
 
-#: What the paper reports (its abstract and secondary summaries; digest §5 and §7).
+#: What the paper reports (its abstract, arXiv; and secondary summaries of the paper where marked).
 PAPER = {
     "inference": "up to 27% faster inference (abstract)",
     "memory": "up to 30% fewer parameters / less memory (abstract)",
@@ -253,7 +253,7 @@ def _variants(ctx: RunContext, ex: Experiment) -> dict[str, Any]:
     ctx.text(
         f"Why the data-free estimator fails here: for the first layer (MNIST, seed {s.seeds[0]}, "
         f"R = {noise['interval']:.1f}) the predicted standard deviation of the Theorem 3.1 estimate "
-        f"(`EUGen.predicted_variance`, the digest's §3.2 formula) is **{noise['noise_to_signal']:.0f}x** the "
+        f"(`EUGen.predicted_variance`) is **{noise['noise_to_signal']:.0f}x** the "
         f"standard deviation of the polynomial surrogate it estimates, p(xW + b), over {noise['n_images']} "
         f"calibration images: with ‖x₊‖² = 2‖x‖² + 1 ≈ {noise['mean_norm_plus_sq']:.0f} the variance, which grows "
         f"like (‖w₊‖‖x₊‖)^(2i), swamps the signal at m = {s.m}. The regression uses the same features and "

@@ -2,7 +2,7 @@
 
 Every model is trained with the same recipe (Adam, batch 128, float32) for
 several seeds, and reported as mean ± standard deviation. Model names follow
-the seed summary: ``rnd-H-S`` is a half layer of H units with random-weight
+descriptions of the paper: ``rnd-H-S`` is a half layer of H units with random-weight
 scheme S followed by a dense softmax layer; ``mlp-k`` is a fully trained MLP
 784-k-10 with ReLU.
 """
@@ -37,8 +37,8 @@ CNN_LR = 1e-3
 
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
-#: What the seed summary of the paper reports (unverified against the paper's tables).
-SEED_SUMMARY = {
+#: What descriptions of the paper report (secondary sources; not verified against the paper's tables).
+REPORTED = {
     "rnd-256-N": "~3K parameters; similar MNIST accuracy to mlp-16 (~92–94%)",
     "mlp-16": "~12K parameters; ~92–94% on MNIST",
     "rnd-1024-N": "95.06% on MNIST",
@@ -168,10 +168,10 @@ def run(ctx: RunContext) -> None:
             res = record(name, dataset)
             cells.append(_pct(res))
         cells[1:1] = [f"{res['trainable']:,}", f"{res['fixed']:,}"]
-        cells.append(SEED_SUMMARY.get(name, ""))
+        cells.append(REPORTED.get(name, ""))
         rows.append(cells)
     ctx.text("### Parameter-matched comparisons and random-weight schemes (test accuracy, %)")
-    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "seed summary says"], rows)
+    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported for the paper (secondary source)"], rows)
 
     # 4: width sweep against MLPs with equal trainable parameters (mlp-k, k = H/64).
     sweep = {}

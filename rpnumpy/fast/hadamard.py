@@ -39,7 +39,7 @@ def _factor_orders(d: int, max_factor: int) -> list[int]:
     """Powers of two, each at most ``max_factor``, as equal as possible, whose product is ``d``; smallest first.
 
     Smallest first, because a middle axis costs one small matrix product per slice before it: a small
-    first factor means fewer, larger products (measured: 10-35% faster for d = 2048 ... 16384).
+    first factor means fewer, larger products.
     """
     p = d.bit_length() - 1
     per_block = max(1, max_factor.bit_length() - 1)

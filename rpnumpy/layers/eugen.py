@@ -176,7 +176,9 @@ def estimator_variance(
     where :math:`\rho = 0` for Gaussian rows (Isserlis:
     :math:`E[(g^\top u)^2 (g^\top v)^2] = \|u\|^2\|v\|^2 + 2s^2`) and
     :math:`\rho = \sum_t u_t^2 v_t^2` for Rademacher rows (their fourth moment is 1, not 3).
-    Order 0 is a constant and adds nothing. The Gaussian case is the digest's §3.2 formula.
+    Order 0 is a constant and adds nothing. The derivation: the :math:`i` factors of order :math:`i`
+    are independent, so :math:`E[Z^2] = \prod_j E[(g_j^\top u)^2 (g_j^\top v)^2]`, and the orders are
+    independent of each other, so their variances add.
 
     Gaussian-orthogonal rows are marginally Gaussian but coupled within a block, which
     lowers the variance (the quasi-Monte-Carlo effect). No closed form is implemented:

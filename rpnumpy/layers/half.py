@@ -33,7 +33,7 @@ The four random-weight schemes
     Columns are randomly chosen training examples, mean-centred over the
     training set and scaled to unit norm (:func:`template_matrix`), so
     :math:`a_h` is a linear-kernel similarity to a "landmark" example. Also
-    **ours**: the seed summary names a template scheme, the paper's public
+    **ours**: descriptions of the paper name a template scheme, its public
     text does not describe it. Built from data, so saved models store this
     matrix (the other three are stored as their seed).
 
@@ -300,7 +300,7 @@ class HalfLayer(Layer):
 
         Every unit's pre-activation :math:`s_h` then has mean 0 and variance 1
         over ``x`` (a sample of training inputs), so a ReLU unit starts active
-        on about half of the data. A suggestion of the digest, not the paper's.
+        on about half of the data. Our suggestion, not the paper's.
         Returns ``self``.
         """
         self._check_input(x)
