@@ -5,16 +5,16 @@ Christopher J.C. Burges, "The MNIST database of handwritten digits"). A file
 holds one n-dimensional array, every multi-byte number big-endian (most
 significant byte first):
 
-==========  ==============  ==================================================
-offset      size (bytes)    content
-==========  ==============  ==================================================
-0           2               two zero bytes
-2           1               type code of the elements (table below)
-3           1               number of dimensions ``d``, 1 to 255
-4           4 per dimension ``d`` unsigned 32-bit sizes ``n_1, ..., n_d``
-4 + 4 d     the rest        ``n_1 n_2 ... n_d`` elements in row-major (C)
-                            order: the last index changes fastest
-==========  ==============  ==================================================
+============  ================  ==================================================
+offset        size (bytes)      content
+============  ================  ==================================================
+0             2                 two zero bytes
+2             1                 type code of the elements (table below)
+3             1                 number of dimensions ``d``, 1 to 255
+4             4 ``d``           the sizes ``n_1, ..., n_d``, unsigned 32-bit each
+4 + 4 ``d``   the rest          ``n_1 n_2 ... n_d`` elements in row-major (C)
+                                order: the last index changes fastest
+============  ================  ==================================================
 
 The first four bytes together are the *magic number*, ``0x0000TTDD`` with
 ``TT`` the type code and ``DD`` the number of dimensions. Type codes:
