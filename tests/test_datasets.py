@@ -31,6 +31,7 @@ from rpnumpy.datasets import (
     load_dataset,
     load_fashion_mnist,
     load_mnist,
+    mnist,
     read_idx,
     write_idx,
 )
@@ -81,7 +82,7 @@ def isolated_env(tmp_path, monkeypatch):
     """No RPNUMPY_DATA, a private cache, no Debian folder, no reachable mirror, no proxy."""
     monkeypatch.delenv("RPNUMPY_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
     for name in list(datasets.MIRRORS):
         monkeypatch.setitem(datasets.MIRRORS, name, [REFUSED])
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
@@ -227,7 +228,7 @@ def test_write_idx_is_atomic(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(datasets.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="simulated"):
         write_idx(path, np.arange(9, dtype=np.uint8))
     monkeypatch.undo()
@@ -542,7 +543,7 @@ def test_image_label_count_mismatch(tmp_path):
     _, sums = make_fake(folder, n_train_labels=19)
     pattern = r"image/label count mismatch: .*holds 20 images but .*holds 19 labels"
     with pytest.raises(DatasetError, match=pattern):
-        datasets._load("mnist", tmp_path / "data", download=False, checksums=sums)
+        mnist._load("mnist", tmp_path / "data", download=False, checksums=sums)
     assert listing(folder) == sorted(FILENAMES)
 
 
@@ -553,14 +554,14 @@ def test_image_shape_must_be_28x28(tmp_path):
     sums[FILENAMES[2]] = gunzip_sha256(folder / FILENAMES[2])
     pattern = r"expected uint8 images of shape \(n, 28, 28\), found uint8 of shape \(10, 27, 28\)"
     with pytest.raises(DatasetError, match=pattern):
-        datasets._load("mnist", tmp_path / "data", download=False, checksums=sums)
+        mnist._load("mnist", tmp_path / "data", download=False, checksums=sums)
     assert listing(folder) == sorted(FILENAMES)
 
 
 def test_missing_checksum_entry(tmp_path):
     make_fake(tmp_path / "data" / "mnist")
     with pytest.raises(DatasetError, match="no pinned sha256 for train-images-idx3-ubyte.gz"):
-        datasets._load("mnist", tmp_path / "data", download=False, checksums={})
+        mnist._load("mnist", tmp_path / "data", download=False, checksums={})
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.float16, "uint8", "nonsense", None])
@@ -604,7 +605,7 @@ def test_cache_defaults_to_home_cache(tmp_path, monkeypatch):
 def test_debian_location_is_used_for_fashion_mnist(tmp_path, monkeypatch):
     debian = tmp_path / "debian-share"
     arrays, sums = make_fake(debian, seed=4)  # the files sit directly in the folder
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", debian)
+    monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST_DIR", debian)
     monkeypatch.setitem(datasets.CHECKSUMS, "fashion-mnist", sums)
     _, y_train, _, _ = load_fashion_mnist(download=False)
     np.testing.assert_array_equal(y_train, arrays[FILENAMES[1]])

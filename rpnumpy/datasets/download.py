@@ -1,0 +1,283 @@
+"""Verified downloads: fetch a file, check it, and move it into place only when it is right.
+
+One file is downloaded by :func:`download_file`, in these steps:
+
+1. Create the destination's folder if missing, and an empty temporary file
+   in it, ``.<name>.<random>.part``, so that the final rename stays inside
+   one file system.
+2. Request the URL with ``urllib.request`` (http, https or file), sending the
+   ``User-Agent: rpnumpy-datasets`` header, and stream the body into the
+   temporary file in chunks of 1 MiB. ``timeout`` seconds bound the connect
+   and every single read. A tqdm progress bar counts the bytes when tqdm is
+   installed and the ``progress`` setting asks for it.
+3. If the server sent ``Content-Length``, the number of bytes received must
+   equal it; a shorter body means the connection was cut.
+4. The sha256 of the *decompressed* contents (of the raw contents when the
+   file does not start with gzip's magic bytes) must equal the expected hex
+   digest. Hashing the decompressed bytes makes one digest serve every
+   compression of the same data.
+5. Make the file readable by everyone (mode 0644) and ``os.replace`` it onto
+   the destination: the file appears whole or not at all.
+
+On any failure (HTTP error, refused or cut connection, timeout, short body,
+checksum mismatch, corrupt gzip data, an interruption such as Ctrl-C) the
+temporary file is deleted and an existing destination is left untouched;
+failures of steps 2 to 4 raise :class:`DownloadError` whose ``attempts``
+holds the URL and the reason.
+
+:func:`download_from_mirrors` tries a list of base URLs in order, appending
+the file name to each, and returns the first success; when all fail its
+:class:`DownloadError` lists every URL tried with the reason it failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError, DownloadError
+from .idx import GZIP_MAGIC, PathLike
+
+__all__ = ["DEFAULT_TIMEOUT", "DownloadError", "download_file", "download_from_mirrors"]
+
+#: Seconds a download may wait on a connect or a read before it gives up.
+DEFAULT_TIMEOUT = 30.0
+
+_CHUNK = 1 << 20
+
+
+def _sha256_decompressed(path: PathLike) -> str:
+    """Return the hex sha256 of a file's contents after gunzipping (if gzip-compressed), streamed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. It is gunzipped when it starts with gzip's magic bytes.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Raises
+    ------
+    DatasetError
+        If the file starts like a gzip stream but cannot be decompressed.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        is_gz = raw.read(2) == GZIP_MAGIC
+    try:
+        with gzip.open(path, "rb") if is_gz else open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            "the downloaded data is corrupt gzip data: it cannot be decompressed "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return digest.hexdigest()
+
+
+def _make_bar(total: int | None, desc: str, progress: bool | None) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the bar is cosmetic: download without it
+        return None
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
+
+
+def _fetch(url: str, tmp: Path, *, timeout: float, progress: bool | None) -> None:
+    """Stream ``url`` into ``tmp``; raise ``DownloadError`` on a short read."""
+    request = urllib.request.Request(url, headers={"User-Agent": "rpnumpy-datasets"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        header = resp.headers.get("Content-Length")
+        length = int(header) if header and header.strip().isdigit() else None
+        received = 0
+        bar = _make_bar(length, url.rsplit("/", 1)[-1], progress)
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+    if length is not None and received != length:
+        raise DownloadError(
+            f"connection closed after {received} of {length} bytes (Content-Length); "
+            "the download was interrupted"
+        )
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """Say in a few words why a download failed."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, urllib.error.URLError):
+        if isinstance(exc.reason, TimeoutError):
+            return f"timed out after {timeout:g} s"
+        return f"cannot connect: {exc.reason}"
+    if isinstance(exc, http.client.IncompleteRead):
+        return (
+            f"connection closed mid-file (IncompleteRead: a read got {len(exc.partial)} bytes, "
+            f"{exc.expected} more were expected)"
+        )
+    if isinstance(exc, DatasetError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fetch_verified(url: str, tmp: Path, dest: Path, expected: str, *, timeout: float, progress: bool | None) -> None:
+    """Fetch ``url`` into ``tmp`` and check its digest; any failure becomes a ``DownloadError`` naming ``url``."""
+    try:
+        _fetch(url, tmp, timeout=timeout, progress=progress)
+        actual = _sha256_decompressed(tmp)
+        if actual != expected:
+            raise DownloadError(
+                f"checksum mismatch: sha256 of the decompressed contents is {actual}, expected {expected}"
+            )
+    except (OSError, http.client.HTTPException, DatasetError) as exc:
+        reason = _reason(exc, timeout)
+        raise DownloadError(
+            f"download of {url} failed: {reason}; nothing was written to {dest}", [(url, reason)]
+        ) from exc
+
+
+def download_file(
+    url: str,
+    dest: PathLike,
+    *,
+    sha256_decompressed: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: bool | None = None,
+) -> Path:
+    """Download one file, verify it, and move it into place atomically.
+
+    The bytes go to a temporary file in ``dest``'s folder; the download is
+    accepted only if as many bytes arrived as the server's ``Content-Length``
+    announced (when it sent one) and the sha256 of the decompressed contents
+    equals ``sha256_decompressed``. Only then is the file renamed to ``dest``.
+    On any failure (HTTP error, connection refused or cut mid-file, timeout,
+    checksum mismatch, interruption) the temporary file is deleted, so nothing
+    is left behind and an existing ``dest`` is untouched.
+
+    Parameters
+    ----------
+    url : str
+        The file's URL (``urllib.request`` handles it: http, https, file).
+    dest : str or os.PathLike
+        Final path. Missing parent folders are created.
+    sha256_decompressed : str
+        Expected hex sha256 of the contents after gunzipping (of the raw
+        contents if the file is not gzip-compressed).
+    timeout : float, default 30
+        Seconds to wait on a connect or on any single read.
+    progress : bool or None, default None
+        Show a tqdm progress bar in bytes: ``None`` shows it only on a
+        terminal, ``True`` always, ``False`` never.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Raises
+    ------
+    DownloadError
+        A :class:`DatasetError` naming the URL and why the download failed.
+    """
+    dest = Path(dest)
+    expected = sha256_decompressed.strip().lower()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _fetch_verified(url, tmp, dest, expected, timeout=timeout, progress=progress)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return dest
+
+
+def download_from_mirrors(
+    filename: str,
+    dest_dir: PathLike,
+    base_urls: Sequence[str],
+    *,
+    sha256_decompressed: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: bool | None = None,
+) -> Path:
+    """Download ``filename`` into ``dest_dir`` from the first of ``base_urls`` that works.
+
+    Each mirror is tried in order with :func:`download_file` (so a failed
+    attempt leaves nothing behind) until one succeeds.
+
+    Parameters
+    ----------
+    filename : str
+        The file name, appended to each base URL and used in ``dest_dir``.
+    dest_dir : str or os.PathLike
+        Destination folder (created if missing).
+    base_urls : sequence of str
+        Mirror base URLs, tried in order.
+    sha256_decompressed, timeout, progress
+        As for :func:`download_file`.
+
+    Returns
+    -------
+    pathlib.Path
+        The downloaded file.
+
+    Raises
+    ------
+    DownloadError
+        If every mirror failed (or none was given); the message lists every URL
+        tried and why it failed, and ``attempts`` holds the same pairs.
+    """
+    dest = Path(dest_dir) / filename
+    attempts: list[tuple[str, str]] = []
+    for base in base_urls:
+        url = base if base.endswith("/") else base + "/"
+        url += filename
+        try:
+            return download_file(
+                url, dest, sha256_decompressed=sha256_decompressed, timeout=timeout, progress=progress
+            )
+        except DownloadError as exc:
+            attempts.extend(exc.attempts or [(url, str(exc))])
+    if not attempts:
+        raise DownloadError(f"cannot download {filename}: no mirror URL was given")
+    tried = "\n".join(f"  - {u}: {r}" for u, r in attempts)
+    raise DownloadError(
+        f"cannot download {filename} into {dest_dir}; every mirror failed and nothing was left behind. "
+        f"URLs tried:\n{tried}",
+        attempts,
+    )
