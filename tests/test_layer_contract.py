@@ -201,7 +201,11 @@ def test_every_library_layer_class_is_covered():
     for module in pkgutil.walk_packages(rpnumpy.__path__, "rpnumpy."):
         # Importing every module registers every layer class (the deprecated forwarding modules hold none).
         if not module.name.endswith("__main__") and module.name not in DEPRECATED_MODULES:
-            importlib.import_module(module.name)
+            try:
+                importlib.import_module(module.name)
+            except ModuleNotFoundError as exc:  # the PyTorch reference without its optional extra
+                if exc.name != "torch":
+                    raise
     library = {name for name, cls in LAYER_REGISTRY.items()
                if cls.__module__.startswith("rpnumpy.") and not name.startswith("_")}
     assert library - set(covered_layers()) == set()
