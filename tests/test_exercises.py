@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mistakes import bundling, eugen, features, foundations, gradients, half, prp
 
 import rpnumpy.exercises as exercises
+
+MISTAKE_MODULES = (foundations, half, prp, features, bundling, eugen, gradients)
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CHECK_CALL = re.compile(r"^\s*(check_\w+)\((\w+)\)\s*$", re.M)
@@ -52,30 +55,8 @@ def _define(source: str, name: str):
     return namespace
 
 
-# -- planted mistakes: each check must reject each of these -----------------------------------------------------
-def _affine_mean_db(dout, cache):
-    x, W, b = cache
-    return dout @ W.T, x.T @ dout, dout.mean(axis=0)
-
-
-def _affine_transposed_dw(dout, cache):
-    x, W, b = cache
-    return dout @ W.T, dout.T @ x, dout.sum(axis=0)
-
-
-def _relu_at_zero(dout, x):
-    return dout * (x >= 0)
-
-
-def _relu_mask_only(dout, x):
-    return (x > 0).astype(dout.dtype)
-
-
-#: check name -> wrong answers it must reject.
-WRONG = {
-    "check_affine_backward": [_affine_mean_db, _affine_transposed_dw],
-    "check_relu_backward": [_relu_at_zero, _relu_mask_only],
-}
+#: check name -> wrong answers it must reject, one module of planted mistakes per notebook (tests/mistakes/).
+WRONG = {name: functions for module in MISTAKE_MODULES for name, functions in module.WRONG.items()}
 
 
 def _stub(*args, **kwargs):

@@ -15,11 +15,20 @@ In a notebook::
 
     check_affine_backward(affine_backward)  # shows the verdict
 
-The checks are grouped by notebook, one module each; every check passes the reference solution
-and fails plausible wrong answers (``tests/test_exercises.py``).
+The checks are grouped by notebook, one module each (:mod:`~rpnumpy.exercises.foundations` for
+notebook 00, :mod:`~rpnumpy.exercises.half` for 01, ...); every check passes the reference solution
+in its notebook and fails plausible wrong answers (``tests/test_exercises.py``).
 """
 
+from . import bundling, eugen, features, foundations, gradients, half, prp
+from .bundling import *  # noqa: F403
+from .eugen import *  # noqa: F403
+from .features import *  # noqa: F403
 from .feedback import Feedback
-from .foundations import check_affine_backward, check_relu_backward
+from .foundations import *  # noqa: F403
+from .gradients import *  # noqa: F403
+from .half import *  # noqa: F403
+from .prp import *  # noqa: F403
 
-__all__ = ["Feedback", "check_affine_backward", "check_relu_backward"]
+__all__ = ["Feedback"] + [name for module in (foundations, half, prp, features, bundling, eugen, gradients)
+                          for name in module.__all__]

@@ -171,7 +171,7 @@ def run(ctx: RunContext) -> None:
         cells.append(REPORTED.get(name, ""))
         rows.append(cells)
     ctx.text("### Parameter-matched comparisons and random-weight schemes (test accuracy, %)")
-    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported for the paper (secondary source)"], rows)
+    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported (secondary source)"], rows)
 
     # 4: width sweep against MLPs with equal trainable parameters (mlp-k, k = H/64).
     sweep = {}

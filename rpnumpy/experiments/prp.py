@@ -94,7 +94,7 @@ def run(ctx: RunContext) -> None:
         row[1:1] = [f"{res['trainable']:,}", f"{res['fixed']:,}"]
         rows.append(row + [REPORTED.get(name, "")])
     ctx.text("### MLP 784-512-256-10: test accuracy (%), mean ± std over seeds")
-    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported for the paper (secondary source)"], rows)
+    ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported (secondary source)"], rows)
     ratio = summary["dense"]["mnist"]["trainable"] / summary["prp-gaussian"]["mnist"]["trainable"]
     ctx.text(f"Parameter reduction of the all-PRP MLP: **{ratio:.0f}x** (535,818 / 3,108).")
 

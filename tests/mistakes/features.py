@@ -1,0 +1,4 @@
+"""Planted mistakes for the checks of the features exercises: plausible wrong answers each check must reject."""
+
+#: check name -> wrong answers.
+WRONG: dict = {}
