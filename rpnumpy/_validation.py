@@ -19,7 +19,12 @@ import numpy as np
 
 __all__ = [
     "as_generator",
+    "as_real_array",
     "check_float_array",
+    "check_open_unit",
+    "check_points",
+    "check_positive_ints",
+    "check_seeds",
     "check_positive_int",
     "check_positive_float",
     "check_probability",
@@ -176,3 +181,68 @@ def check_float_array(
             rule = " or ".join(str(a) for a in allowed)
             raise ValueError(f"{name} must have {rule} dimensions, got shape {x.shape}")
     return x
+
+
+def check_points(x: Any, name: str) -> np.ndarray:
+    """A 2-D float32/float64 array of finite values, one point per row (:func:`check_float_array` plus finiteness)."""
+    x = check_float_array(x, name, ndim=2)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must hold finite values only, got {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf")
+    return x
+
+
+def check_open_unit(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number in the open interval (0, 1), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    if not 0 < value < 1:  # also refuses NaN
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+    return float(value)
+
+
+def check_seeds(seeds: Any, name: str = "seeds") -> list[int]:
+    """A non-empty list of seeds, each checked by :func:`check_seed`."""
+    checked = [check_seed(s, f"{name}[]") for s in seeds]
+    if not checked:
+        raise ValueError(f"{name} must hold at least one seed, got an empty sequence")
+    return checked
+
+
+def check_positive_ints(values: Any, name: str) -> np.ndarray:
+    """A non-empty sequence of positive ints (booleans refused), as an int64 array."""
+    as_list = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if not as_list:
+        raise ValueError(f"{name} must hold at least one value, got an empty sequence")
+    for value in as_list:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must hold positive ints, got {value!r} in {as_list!r}")
+    return np.array(as_list, dtype=np.int64)
+
+
+def describe_bad(values: np.ndarray, bad: np.ndarray, original: Any) -> str:
+    """The offending value(s) for an error message: the value itself if scalar, else the first few."""
+    if np.ndim(original) == 0:
+        return repr(original)
+    shown = values[bad].ravel()[:5].tolist()
+    more = " ..." if int(np.count_nonzero(bad)) > 5 else ""
+    return f"{shown}{more} (at {int(np.count_nonzero(bad))} of {values.size} positions)"
+
+
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as an integer or floating array; booleans, complex numbers and non-numbers raise ``TypeError``.
+
+    An object array of Python ints (beyond the int64 range) becomes float64.
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from exc
+    if array.dtype == object and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in array.ravel().tolist()
+    ):
+        array = array.astype(np.float64)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must be a real number or an array of them, got {value!r} of dtype {array.dtype}")
+    return array

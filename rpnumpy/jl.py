@@ -43,7 +43,8 @@ The library's matrices (:mod:`rpnumpy.random_matrices`) are scaled for layers,
 :math:`\operatorname{Var} R_{ij} = 1/d_{in}` ("fan_in"), so that
 :math:`E\|xR\|^2 = (k/d)\,\|x\|^2`. A JL projection must instead preserve
 squared norms in expectation, :math:`E\|xR\|^2 = \|x\|^2`, which needs the
-factor :math:`\sqrt{d/k}` (:func:`jl_scale`, :func:`jl_projection_matrix`):
+factor :math:`\sqrt{d/k}` (derived for each kind in :func:`jl_scale`, applied by
+:func:`jl_projection_matrix`):
 
 * ``gaussian``: :math:`N(0, 1/k)` entries, so
   :math:`E\|xR\|^2 = \sum_{j=1}^k E(x \cdot r_j)^2 = k \cdot \|x\|^2/k`.
@@ -52,12 +53,10 @@ factor :math:`\sqrt{d/k}` (:func:`jl_scale`, :func:`jl_projection_matrix`):
   (Achlioptas, 2003): the same second moments, and the same fourth moments.
 * ``gaussian_orthogonal``: columns marginally exactly :math:`N(0, I/k)`,
   orthogonal to each other.
-* ``orthogonal`` with :math:`d \ge k`: :math:`\sqrt{d/k}\,Q` with
-  :math:`Q^\top Q = I`. :math:`\|xQ\|^2` is the squared norm of the
-  projection of :math:`x` onto a uniformly random :math:`k`-dimensional
-  subspace, whose mean is :math:`(k/d)\|x\|^2`.
-* ``orthogonal`` with :math:`d < k`: :math:`Q` with :math:`QQ^\top = I`, an
-  isometry, :math:`\|xQ\| = \|x\|` exactly.
+* ``orthogonal``: for :math:`d \ge k`, :math:`\sqrt{d/k}\,Q` with
+  :math:`Q^\top Q = I`, a projection onto a uniformly random
+  :math:`k`-dimensional subspace, rescaled; for :math:`d < k`, :math:`Q` with
+  :math:`QQ^\top = I`, an isometry.
 * ``srht``: the subsampled randomized Hadamard transform (Ailon & Chazelle
   2009; Tropp 2011), entries :math:`\pm 1/\sqrt{k}` after scaling by
   :math:`\sqrt{d/k}`; :math:`\mathbb E\|xS\|^2 = \|x\|^2` over the coordinate
@@ -73,24 +72,40 @@ all (see :func:`jl_scale`).
 
 References
 ----------
-W. B. Johnson and J. Lindenstrauss (1984), "Extensions of Lipschitz mappings
-into a Hilbert space". S. Dasgupta and A. Gupta (2003), "An elementary proof
-of a theorem of Johnson and Lindenstrauss". D. Achlioptas (2003),
-"Database-friendly random projections: Johnson–Lindenstrauss with binary
-coins".
+* W. B. Johnson and J. Lindenstrauss, "Extensions of Lipschitz mappings into a
+  Hilbert space", Contemporary Mathematics 26 (1984), 189–206.
+* S. Dasgupta and A. Gupta, "An elementary proof of a theorem of Johnson and
+  Lindenstrauss", Random Structures & Algorithms 22(1) (2003), 60–65: the bound
+  :math:`k \ge 4 \ln n / (\varepsilon^2/2 - \varepsilon^3/3)` and the tail bounds above.
+* D. Achlioptas, "Database-friendly random projections: Johnson–Lindenstrauss
+  with binary coins", Journal of Computer and System Sciences 66(4) (2003), 671–687.
+* N. Ailon and B. Chazelle, "The fast Johnson–Lindenstrauss transform and
+  approximate nearest neighbors", SIAM Journal on Computing 39(1) (2009), 302–322.
+* J. A. Tropp, "Improved analysis of the subsampled randomized Hadamard
+  transform", Advances in Adaptive Data Analysis 3(1–2) (2011), 115–126.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_float_array, check_positive_int, check_probability, check_seed
+from ._deprecation import moved_names
+from ._validation import (
+    as_real_array,
+    check_open_unit,
+    check_points,
+    check_positive_int,
+    check_positive_ints,
+    check_probability,
+    check_seed,
+    check_seeds,
+    describe_bad,
+)
 from .random_matrices import random_matrix
 
 __all__ = [
@@ -103,11 +118,11 @@ __all__ = [
     "distortion_report",
     "fraction_within",
     "smallest_k_reaching",
-    "plot_min_dim",
-    "plot_distance_scatter",
-    "plot_ratio_hist",
-    "plot_fraction_within",
 ]
+
+#: The plots moved to :mod:`rpnumpy.plotting`; reading one of these names here warns and forwards.
+_MOVED_PLOTS = ("plot_min_dim", "plot_distance_scatter", "plot_ratio_hist", "plot_fraction_within")
+__getattr__ = moved_names(__name__, {name: f"rpnumpy.plotting:{name}" for name in _MOVED_PLOTS})
 
 #: The families of :data:`rpnumpy.random_matrices.MATRIX_KINDS` that are JL projections once scaled.
 JL_KINDS: tuple[str, ...] = ("gaussian", "rademacher", "sparse_ternary", "orthogonal", "gaussian_orthogonal", "srht")
@@ -115,39 +130,12 @@ JL_KINDS: tuple[str, ...] = ("gaussian", "rademacher", "sparse_ternary", "orthog
 #: Kinds whose constructors take ``variance=``; the JL scaling is then ``variance='fan_out'``.
 _VARIANCE_KINDS = frozenset({"gaussian", "rademacher", "sparse_ternary", "gaussian_orthogonal"})
 
-_NOT_JL = {
-    "mexican_hat": (
-        "'mexican_hat' is not a Johnson-Lindenstrauss family: its columns are localised centre-surround "
-        "filters on an image grid, not isotropic random directions, so E[R R^T] is not a multiple of the "
-        "identity and E||xR||^2 depends on x (pixels near the border and high spatial frequencies are "
-        "suppressed); no scale factor makes it norm-preserving. Use one of "
-    ),
-}
-
-
-def _show(values: np.ndarray, bad: np.ndarray, original: Any) -> str:
-    """The offending value(s) for an error message: the value itself if scalar, else the first few."""
-    if np.ndim(original) == 0:
-        return repr(original)
-    shown = values[bad].ravel()[:5].tolist()
-    more = " ..." if int(np.count_nonzero(bad)) > 5 else ""
-    return f"{shown}{more} (at {int(np.count_nonzero(bad))} of {values.size} positions)"
-
-
-def _as_real_array(value: Any, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged nested sequences
-        raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from exc
-    if array.dtype == object and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in array.ravel().tolist()
-    ):
-        array = array.astype(np.float64)  # Python ints beyond the int64 range
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise TypeError(f"{name} must be a real number or an array of them, got {value!r} of dtype {array.dtype}")
-    return array
+_NOT_JL = {"mexican_hat": (
+    "'mexican_hat' is not a Johnson-Lindenstrauss family: its columns are localised centre-surround "
+    "filters on an image grid, not isotropic random directions, so E[R R^T] is not a multiple of the "
+    "identity and E||xR||^2 depends on x (pixels near the border and high spatial frequencies are "
+    "suppressed); no scale factor makes it norm-preserving. Use one of "
+)}
 
 
 def johnson_lindenstrauss_min_dim(n_samples: ArrayLike, eps: ArrayLike = 0.1) -> int | np.ndarray:
@@ -202,19 +190,19 @@ def johnson_lindenstrauss_min_dim(n_samples: ArrayLike, eps: ArrayLike = 0.1) ->
     >>> johnson_lindenstrauss_min_dim([100, 10_000], eps=0.5).tolist()
     [222, 443]
     """
-    n = _as_real_array(n_samples, "n_samples")
-    e = _as_real_array(eps, "eps")
+    n = as_real_array(n_samples, "n_samples")
+    e = as_real_array(eps, "eps")
     e_float = e.astype(np.float64)
     bad_eps = ~np.isfinite(e_float) | (e_float <= 0) | (e_float >= 1)
     if np.any(bad_eps):
-        raise ValueError(f"eps must lie in the open interval (0, 1), got {_show(e, bad_eps, eps)}")
+        raise ValueError(f"eps must lie in the open interval (0, 1), got {describe_bad(e, bad_eps, eps)}")
     n_float = n.astype(np.float64)
     if np.issubdtype(n.dtype, np.floating):
         bad_n = ~np.isfinite(n_float) | (n_float < 1) | (n_float != np.floor(n_float))
     else:
         bad_n = n < 1
     if np.any(bad_n):
-        raise ValueError(f"n_samples must be integers >= 1, got {_show(n, bad_n, n_samples)}")
+        raise ValueError(f"n_samples must be integers >= 1, got {describe_bad(n, bad_n, n_samples)}")
     # eps^2 (1/2 - eps/3) is the same denominator without forming the two nearly equal powers separately.
     bound = 4.0 * np.log(n_float) / (e_float * e_float * (0.5 - e_float / 3.0))
     k = np.ceil(bound)
@@ -329,13 +317,6 @@ def jl_projection_matrix(kind: str, d_in: int, k: int, seed: int, *, dtype: Any 
     return random_matrix(kind, (d_in, k), seed, scale=scale, dtype=dtype)
 
 
-def _check_points(x: Any, name: str) -> np.ndarray:
-    x = check_float_array(x, name, ndim=2)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must hold finite values only, got {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf")
-    return x
-
-
 def pairwise_sq_distances(x: np.ndarray, *, method: str = "gram") -> np.ndarray:
     r"""All pairwise squared Euclidean distances, as a condensed vector.
 
@@ -364,7 +345,7 @@ def pairwise_sq_distances(x: np.ndarray, *, method: str = "gram") -> np.ndarray:
     -------
     ndarray of float64, shape (n_samples * (n_samples - 1) // 2,)
     """
-    x = _check_points(x, "x")
+    x = check_points(x, "x")
     n = x.shape[0]
     x64 = x.astype(np.float64, copy=False)
     if method == "exact":
@@ -417,26 +398,11 @@ def distortion_ratios(x: np.ndarray, projected: np.ndarray, *, method: str = "gr
         One ratio per pair with non-zero original distance, in
         :func:`pairwise_sq_distances` order.
     """
-    x = _check_points(x, "x")
-    projected = _check_points(projected, "projected")
+    x = check_points(x, "x")
+    projected = check_points(projected, "projected")
     if projected.shape[0] != x.shape[0]:
         raise ValueError(f"projected must have one row per row of x ({x.shape[0]}), got shape {projected.shape}")
     return _ratios(pairwise_sq_distances(x, method=method), projected, method)
-
-
-def _check_eps(eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"eps must be a real number, got {eps!r} of type {type(eps).__name__}")
-    if not 0 < eps < 1:  # also refuses NaN
-        raise ValueError(f"eps must lie in the open interval (0, 1), got {eps!r}")
-    return float(eps)
-
-
-def _check_seeds(seeds: Iterable[int]) -> list[int]:
-    seeds = [check_seed(s, "seeds[]") for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed, got an empty sequence")
-    return seeds
 
 
 def _check_kinds(kinds: Iterable[str]) -> list[str]:
@@ -502,10 +468,10 @@ def distortion_report(
         ``fraction_within_by_seed``, ``max_abs_deviation_by_seed``,
         ``all_within_by_seed``.
     """
-    x = _check_points(x, "x")
-    eps = _check_eps(eps)
+    x = check_points(x, "x")
+    eps = check_open_unit(eps, "eps")
     kinds = _check_kinds(kinds)
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     n, d = x.shape
     if n < 2:
         raise ValueError(f"x must hold at least 2 points to have a pair, got shape {x.shape}")
@@ -521,16 +487,9 @@ def distortion_report(
         raise ValueError("x has no pair of distinct points: every ratio would be 0/0")
     rows = []
     for kind in kinds:
-        fractions, deviations, all_within = [], [], []
-        for seed in seeds:
-            ratios = _ratios(original, x64 @ jl_projection_matrix(kind, d, k, seed), method)
-            fraction, deviation, ok = _within_stats(ratios, eps)
-            fractions.append(fraction)
-            deviations.append(deviation)
-            all_within.append(ok)
-        fractions_arr = np.array(fractions)
-        deviations_arr = np.array(deviations)
-        all_within_arr = np.array(all_within)
+        trials = [_within_stats(_ratios(original, x64 @ jl_projection_matrix(kind, d, k, seed), method), eps)
+                  for seed in seeds]
+        fractions, deviations, all_within = (np.array(column) for column in zip(*trials))
         rows.append(
             {
                 "kind": kind,
@@ -538,28 +497,18 @@ def distortion_report(
                 "eps": eps,
                 "n_pairs": n_pairs,
                 "n_trials": len(seeds),
-                "trials_all_within": float(all_within_arr.mean()),
-                "fraction_within": float(fractions_arr.mean()),
-                "min_fraction_within": float(fractions_arr.min()),
-                "max_abs_deviation": float(deviations_arr.max()),
-                "median_max_abs_deviation": float(np.median(deviations_arr)),
+                "trials_all_within": float(all_within.mean()),
+                "fraction_within": float(fractions.mean()),
+                "min_fraction_within": float(fractions.min()),
+                "max_abs_deviation": float(deviations.max()),
+                "median_max_abs_deviation": float(np.median(deviations)),
                 "seeds": np.array(seeds, dtype=np.int64),
-                "fraction_within_by_seed": fractions_arr,
-                "max_abs_deviation_by_seed": deviations_arr,
-                "all_within_by_seed": all_within_arr,
+                "fraction_within_by_seed": fractions,
+                "max_abs_deviation_by_seed": deviations,
+                "all_within_by_seed": all_within,
             }
         )
     return rows
-
-
-def _check_ks(ks: Any) -> np.ndarray:
-    ks_list = list(ks) if not isinstance(ks, np.ndarray) else ks.tolist()
-    if not ks_list:
-        raise ValueError("ks must hold at least one target dimension, got an empty sequence")
-    for value in ks_list:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"ks must hold positive ints, got {value!r} in {ks_list!r}")
-    return np.array(ks_list, dtype=np.int64)
 
 
 def fraction_within(
@@ -599,11 +548,11 @@ def fraction_within(
         ``out[i, s]``: the fraction of pairs (with non-zero original distance)
         within :math:`(1 \pm \varepsilon)` for ``ks[i]`` and the ``s``-th seed.
     """
-    x = _check_points(x, "x")
-    ks_arr = _check_ks(ks)
-    eps = _check_eps(eps)
+    x = check_points(x, "x")
+    ks_arr = check_positive_ints(ks, "ks")
+    eps = check_open_unit(eps, "eps")
     kind = _check_kind(kind)
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     x64 = x.astype(np.float64, copy=False)
     original = pairwise_sq_distances(x64, method=method)
     if not np.any(original > 0):
@@ -636,7 +585,7 @@ def smallest_k_reaching(ks: Sequence[int], fractions: ArrayLike, target: float =
         ``ks[i]`` and at every larger ``k`` of the grid; ``None`` if the last
         one already falls short.
     """
-    ks_arr = _check_ks(ks)
+    ks_arr = check_positive_ints(ks, "ks")
     if np.any(np.diff(ks_arr) <= 0):
         raise ValueError(f"ks must be strictly increasing, got {ks_arr.tolist()}")
     target = check_probability(target, "target", allow_zero=False, allow_one=True)
@@ -649,200 +598,3 @@ def smallest_k_reaching(ks: Sequence[int], fractions: ArrayLike, target: float =
         return None
     first = ks_arr.size - int(np.argmin(reached[::-1])) if not reached.all() else 0
     return int(ks_arr[first])
-
-
-# --------------------------------------------------------------------------- plots
-
-
-def _new_axes(ax: Any) -> Any:
-    """``ax`` itself, or the axes of a new figure (not registered with pyplot)."""
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(5, 4)).add_subplot()
-
-
-def plot_min_dim(
-    ax: Any = None,
-    *,
-    eps_values: Sequence[float] = (0.1, 0.2, 0.3, 0.5),
-    n_samples: ArrayLike | None = None,
-) -> Any:
-    """The JL bound :func:`johnson_lindenstrauss_min_dim` against the number of points, one line per eps.
-
-    Log-log axes: the bound grows like :math:`\\ln n` and like
-    :math:`1/\\varepsilon^2`, and is the same for every original dimension.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes, optional
-        Drawn into if given; otherwise a new :class:`matplotlib.figure.Figure`
-        is made (reach it as ``ax.figure``).
-    eps_values : sequence of float, default=(0.1, 0.2, 0.3, 0.5)
-    n_samples : array_like of int, optional
-        The x grid; default 60 points from 10 to 10**9.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    ax = _new_axes(ax)
-    n = np.unique(np.logspace(1, 9, 60).astype(np.int64)) if n_samples is None else np.asarray(n_samples)
-    for eps in eps_values:
-        ax.plot(n, johnson_lindenstrauss_min_dim(n, eps), label=f"eps = {eps:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("number of points n")
-    ax.set_ylabel("minimum target dimension k")
-    ax.set_title("Johnson-Lindenstrauss bound")
-    ax.legend(loc="lower right")
-    return ax
-
-
-def plot_distance_scatter(
-    x: np.ndarray,
-    projected: np.ndarray,
-    eps: float,
-    ax: Any = None,
-    *,
-    gridsize: int = 50,
-    colorbar: bool = True,
-    method: str = "gram",
-) -> Any:
-    r"""Hexbin of projected against original squared pairwise distances, with the :math:`(1 \pm \varepsilon)` bands.
-
-    Points on the diagonal are preserved exactly; the dashed lines
-    :math:`y = (1 \pm \varepsilon)\,x` bound the JL band. Pairs at zero
-    original distance are left out.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n_samples, d)
-    projected : ndarray of shape (n_samples, k)
-    eps : float in (0, 1)
-    ax : matplotlib.axes.Axes, optional
-    gridsize : int, default=50
-    colorbar : bool, default=True
-        Add a colour bar (pair counts, log scale) to ``ax.figure``.
-    method : {'gram', 'exact'}, default='gram'
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    eps = _check_eps(eps)
-    x = _check_points(x, "x")
-    projected = _check_points(projected, "projected")
-    if projected.shape[0] != x.shape[0]:
-        raise ValueError(f"projected must have one row per row of x ({x.shape[0]}), got shape {projected.shape}")
-    original = pairwise_sq_distances(x, method=method)
-    after = pairwise_sq_distances(projected, method=method)
-    keep = original > 0
-    original, after = original[keep], after[keep]
-    ax = _new_axes(ax)
-    cells = ax.hexbin(original, after, gridsize=check_positive_int(gridsize, "gridsize"), mincnt=1, bins="log")
-    top = float(max(original.max(), after.max())) if original.size else 1.0
-    line = np.array([0.0, top])
-    ax.plot(line, line, color="black", linewidth=1, label="preserved")
-    ax.plot(line, (1 + eps) * line, color="black", linestyle="--", linewidth=1, label=f"1 ± {eps:g}")
-    ax.plot(line, (1 - eps) * line, color="black", linestyle="--", linewidth=1)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.set_xlabel("original squared distance")
-    ax.set_ylabel(f"projected squared distance (k = {projected.shape[1]})")
-    ax.legend(loc="upper left")
-    if colorbar:
-        ax.figure.colorbar(cells, ax=ax, label="pairs")
-    return ax
-
-
-def plot_ratio_hist(ratios: ArrayLike, eps: float, ax: Any = None, *, bins: int = 50) -> Any:
-    r"""Histogram of distance ratios (from :func:`distortion_ratios`) with the :math:`(1 \pm \varepsilon)` band.
-
-    The range is [0, 2] (or up to the largest ratio if that is larger); the
-    title gives the fraction of pairs inside the band.
-
-    Parameters
-    ----------
-    ratios : array_like of float
-    eps : float in (0, 1)
-    ax : matplotlib.axes.Axes, optional
-    bins : int, default=50
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    eps = _check_eps(eps)
-    values = np.asarray(ratios, dtype=np.float64).ravel()
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        raise ValueError(f"ratios must be a non-empty array of finite values, got {values.size} values")
-    ax = _new_axes(ax)
-    ax.hist(values, bins=check_positive_int(bins, "bins"), range=(0.0, max(2.0, float(values.max()))), color="C0")
-    ax.axvline(1.0, color="black", linewidth=1)
-    ax.axvline(1.0 - eps, color="black", linestyle="--", linewidth=1)
-    ax.axvline(1.0 + eps, color="black", linestyle="--", linewidth=1)
-    inside = float(np.mean(np.abs(values - 1.0) < eps))
-    ax.set_xlabel("projected / original squared distance")
-    ax.set_ylabel("pairs")
-    ax.set_title(f"{inside:.1%} of {values.size} pairs within 1 ± {eps:g}")
-    return ax
-
-
-def plot_fraction_within(
-    ks: Sequence[int],
-    fractions_by_kind: Mapping[str, ArrayLike],
-    eps: float,
-    bound_k: int | None = None,
-    ax: Any = None,
-    *,
-    target: float | None = 0.95,
-) -> Any:
-    r"""Fraction of pairs within :math:`(1 \pm \varepsilon)` against :math:`k`, one line per family.
-
-    Parameters
-    ----------
-    ks : sequence of int
-        The target dimensions (log-scaled x axis).
-    fractions_by_kind : mapping of str to array_like
-        For each family, shape ``(len(ks),)`` or ``(len(ks), n_seeds)`` as
-        returned by :func:`fraction_within`; with several seeds the mean is
-        drawn and the min-max range over seeds shaded.
-    eps : float in (0, 1)
-    bound_k : int, optional
-        :func:`johnson_lindenstrauss_min_dim` for the data, drawn as a vertical line.
-    ax : matplotlib.axes.Axes, optional
-    target : float, optional, default=0.95
-        Drawn as a horizontal dotted line; ``None`` for none.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    eps = _check_eps(eps)
-    ks_arr = _check_ks(ks)
-    ax = _new_axes(ax)
-    for kind, fractions in fractions_by_kind.items():
-        values = np.asarray(fractions, dtype=np.float64)
-        if values.ndim not in (1, 2) or values.shape[0] != ks_arr.size:
-            raise ValueError(
-                f"fractions_by_kind[{kind!r}] must have shape ({ks_arr.size},) or ({ks_arr.size}, n_seeds), "
-                f"got {values.shape}"
-            )
-        if values.ndim == 1:
-            ax.plot(ks_arr, values, marker="o", markersize=3, label=kind)
-        else:
-            (line,) = ax.plot(ks_arr, values.mean(axis=1), marker="o", markersize=3, label=kind)
-            ax.fill_between(ks_arr, values.min(axis=1), values.max(axis=1), color=line.get_color(), alpha=0.2)
-    if bound_k is not None:
-        bound_k = check_positive_int(bound_k, "bound_k")
-        ax.axvline(bound_k, color="black", linestyle="--", linewidth=1, label=f"JL bound k = {bound_k}")
-    if target is not None:
-        ax.axhline(target, color="grey", linestyle=":", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("target dimension k")
-    ax.set_ylabel(f"fraction of pairs within 1 ± {eps:g}")
-    ax.legend(loc="lower right")
-    return ax

@@ -1,16 +1,31 @@
-r"""The learning-rate range test (Smith, 2017): sweep the rate up exponentially and watch the loss.
+r"""The learning-rate range test: sweep the rate up exponentially and watch the loss.
 
 Starting from a fresh model, the rate at step :math:`t` of :math:`T` is
 
 .. math:: \eta_t = \eta_{min} \left(\eta_{max}/\eta_{min}\right)^{t/(T-1)},
 
-one mini-batch per step. The loss is smoothed with an exponential moving
-average (bias-corrected, :math:`\beta = 0.98`), and the sweep stops early when
-the smoothed loss exceeds ``stop_factor`` times its minimum (or turns
-non-finite). The suggested rate is the rate at the smoothed minimum divided
-by ten: a rate where the loss still falls fast, safely below the point where it
-blows up. This is the generic procedure; the PRP paper's own grid is not
-available.
+one mini-batch per step. The loss is smoothed with a bias-corrected
+exponential moving average,
+
+.. math:: a_t = \beta a_{t-1} + (1 - \beta) L_t, \quad a_{-1} = 0, \qquad \hat L_t = a_t / (1 - \beta^{t+1}),
+
+with :math:`\beta = 0.98`, and the sweep stops early when :math:`\hat L_t`
+exceeds ``stop_factor`` times its minimum so far (or the loss turns
+non-finite). The suggested rate is the rate at the smoothed minimum divided by
+ten: a rate where the loss still falls fast, safely below the point where it
+blows up. This is the generic procedure, not a grid of rates taken from any
+one paper. :func:`rpnumpy.plotting.plot_lr_range` (or ``result.plot()``) draws
+the curve.
+
+References
+----------
+L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", IEEE
+Winter Conference on Applications of Computer Vision (WACV) 2017, Section 3.3
+("How can one estimate reasonable minimum and maximum boundary values?"): the
+range test, one short run with the rate increased from a small to a large
+value while the accuracy is watched. Smith increases the rate linearly over a
+few epochs; the exponential sweep here spends the same number of steps on
+every order of magnitude, and watches the smoothed loss instead.
 """
 
 from __future__ import annotations
@@ -39,15 +54,13 @@ class LRRangeResult:
     best_lr: float
 
     def plot(self, ax: Any = None, label: str | None = None) -> Any:
-        """Smoothed loss against the rate (log axis), with the suggestion marked; returns the Axes."""
-        if ax is None:
-            from matplotlib.figure import Figure
+        """Smoothed loss against the rate (log axis), with the suggestion marked; returns the Axes.
 
-            ax = Figure(figsize=(5, 4)).subplots()
-        (line,) = ax.plot(self.lrs, self.smoothed, label=label)
-        ax.axvline(self.suggested_lr, color=line.get_color(), linestyle=":", linewidth=1)
-        ax.set(xscale="log", xlabel="learning rate", ylabel="smoothed training loss")
-        return ax
+        Same as :func:`rpnumpy.plotting.plot_lr_range` ``(self, ax, label=label)``.
+        """
+        from .plotting import plot_lr_range
+
+        return plot_lr_range(self, ax, label=label)
 
 
 def lr_range_test(

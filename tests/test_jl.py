@@ -7,7 +7,6 @@ busy.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -23,10 +22,6 @@ from rpnumpy.jl import (
     jl_scale,
     johnson_lindenstrauss_min_dim,
     pairwise_sq_distances,
-    plot_distance_scatter,
-    plot_fraction_within,
-    plot_min_dim,
-    plot_ratio_hist,
     smallest_k_reaching,
 )
 from rpnumpy.random_matrices import MATRIX_KINDS, random_matrix
@@ -462,52 +457,3 @@ def test_mnist_fraction_within_grows_with_k_and_the_bound_is_loose(mnist):
         assert f[0].max() < 0.7, (kind, f[0])
         assert f[2].min() >= 0.95, (kind, f[2])
         assert smallest_k_reaching(ks, f) == 300
-
-
-# --------------------------------------------------------------------------- plots
-
-
-def _drawn(ax) -> None:
-    assert ax.figure.canvas.manager is None  # a bare Figure, not registered with pyplot
-    ax.figure.savefig(io.BytesIO(), format="png", dpi=40)
-
-
-def test_plot_min_dim():
-    from matplotlib.axes import Axes
-
-    ax = plot_min_dim(eps_values=(0.1, 0.3, 0.5))
-    assert isinstance(ax, Axes) and len(ax.lines) == 3
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    y = ax.lines[1].get_ydata()
-    assert np.all(np.diff(y) >= 0)
-    _drawn(ax)
-
-
-def test_plot_distance_scatter_and_hist_into_given_axes():
-    from matplotlib.figure import Figure
-
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((40, 200))
-    y = x @ jl_projection_matrix("gaussian", 200, 50, seed=0)
-    fig = Figure()
-    ax1, ax2 = fig.subplots(1, 2)
-    assert plot_distance_scatter(x, y, 0.2, ax=ax1) is ax1
-    assert len(ax1.collections) == 1 and len(ax1.lines) == 3  # hexbin, diagonal and the two bands
-    assert len(fig.axes) == 3  # the colour bar
-    ratios = distortion_ratios(x, y)
-    assert plot_ratio_hist(ratios, 0.2, ax=ax2, bins=30) is ax2
-    assert len(ax2.patches) == 30 and len(ax2.lines) == 3
-    assert "pairs within 1 ± 0.2" in ax2.get_title()
-    _drawn(ax1)
-
-
-def test_plot_fraction_within():
-    ks = [10, 50, 200]
-    fractions = {"gaussian": np.array([[0.4, 0.45], [0.8, 0.82], [0.97, 0.99]]), "orthogonal": [0.5, 0.9, 1.0]}
-    ax = plot_fraction_within(ks, fractions, 0.2, bound_k=1063)
-    assert len(ax.lines) == 2 + 2  # two families, the bound, the 95% target
-    assert len(ax.collections) == 1  # the min-max band of the family with several seeds
-    assert ax.get_xscale() == "log"
-    _drawn(ax)
-    with pytest.raises(ValueError, match=r"fractions_by_kind\['gaussian'\] must have shape \(3,\)"):
-        plot_fraction_within(ks, {"gaussian": [0.1, 0.2]}, 0.2)
