@@ -446,7 +446,7 @@ def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
         backward = {Dense: 1 + (not first), HalfLayer: int(not first), PRP: 1}[type(layer)]
         return 2 * layer.d_in * layer.d_out * (1 + (backward if train else 0))
     if isinstance(layer, SNNK):
-        projection = 2 * layer.d_in * layer.m  # S = x G
+        projection = 2 * layer.d_in * layer.n_directions  # S = x G
         readout = 2 * layer.n_features * layer.d_out  # Phi V
         backward = readout + ((readout + projection) if not first else 0)  # dV; dPhi = dy V^T and dS G^T
         return projection + readout + (backward if train else 0)

@@ -3,9 +3,8 @@ r"""Network bundling: an MLP as two towers, and the fully bundled network fitted
 The SNNK paper (Sehanobish, Choromanski et al., ICLR 2024) writes one neuron
 :math:`f(w^\top x + b)` as the dot product :math:`\Phi(x)^\top\Psi(w, b)` of two
 random feature vectors (:mod:`rpnumpy.features`). Applied layer after layer,
-this splits a whole MLP into two towers that meet only at the end
-(the paper's Figure 1(c); the recursion below is the research digest's
-derivation, ``research/snnk.md`` §3).
+this splits a whole MLP into two towers that meet only at the end (the
+paper's "bundling"; the recursion below is derived step by step).
 
 The two towers (paper's column convention)
 ------------------------------------------
@@ -92,6 +91,7 @@ from typing import Any
 
 import numpy as np
 
+from ._deprecation import moved_attribute, renamed_config_keys, renamed_keywords
 from ._validation import (
     check_dtype,
     check_float_array,
@@ -102,7 +102,7 @@ from ._validation import (
     seed_from,
 )
 from .closed_form import RidgeAccumulator, ridge_l2_from_trace
-from .features import FEATURE_DRAWS, FEATURE_MAPS, URF_ACTIVATIONS, RandomFeatureMap
+from .features import FEATURE_DRAWS, FEATURE_MAPS, URF_ACTIVATIONS, RandomFeatureTower, random_feature_tower
 from .layers import Cos, Dense, Layer, ReLU, Sequential, Sin
 from .training import predict
 
@@ -273,10 +273,10 @@ def _as_list(value: Any, n: int, name: str) -> list:
 class InputTower(Layer):
     r"""The fixed input tower :math:`z = \Phi_L \circ \dots \circ \Phi_1(x)`: random features of random features.
 
-    Tower ``j`` is a :class:`~rpnumpy.features.RandomFeatureMap` with
-    ``widths[j]`` random directions acting on the previous tower's output (of
-    width ``n_features`` of that map: ``2m`` for cos/sin/gaussian, ``m`` for
-    exp/relu). The layer has **no parameters**: its matrices are buffers
+    Tower ``j`` is a random-feature tower (:func:`~rpnumpy.features.random_feature_tower`,
+    kept in ``towers``) with ``widths[j]`` random directions acting on the previous
+    tower's output (of width ``n_features`` of that tower: ``2m`` for cos/sin/gaussian,
+    ``m`` for exp/relu). The layer has **no parameters**: its matrices are buffers
     ``G1, G2, ...`` (and ``xi<j>`` for the gaussian tower), rebuilt from
     the one int seed in :meth:`get_config`.
 
@@ -288,8 +288,8 @@ class InputTower(Layer):
         (a single tower when ``activations`` is one str).
     activations : str or sequence of str, default='relu'
         One name of :data:`~rpnumpy.features.FEATURE_MAPS` per tower (one str: all the same).
-    M : float, default=0.0
-        Variance parameter of the URF towers (relu towers ignore it).
+    variance_param : float, default=0.0
+        :math:`M`, the variance parameter of the URF towers' Gaussian lemma (relu towers ignore it).
     draws : {'iid', 'orthogonal'}, default='iid'
     kappa : float, default=0.0
         Floor of the relu towers (URF towers ignore it).
@@ -305,6 +305,8 @@ class InputTower(Layer):
         One seed for the whole tower; tower ``j`` gets the ``j``-th int drawn
         from a generator seeded with it.
     dtype : float32 or float64, default=float64
+    M
+        Deprecated spelling of ``variance_param``.
 
     Notes
     -----
@@ -319,14 +321,17 @@ class InputTower(Layer):
         widths: int | Sequence[int],
         activations: str | Sequence[str] = "relu",
         *,
-        M: float = 0.0,
+        variance_param: float = 0.0,
         draws: str = "iid",
         kappa: float = 0.0,
         radius: float | None = None,
         relu_bias: bool = False,
         rng: Any = None,
         dtype: Any = np.float64,
+        **renamed: Any,
     ) -> None:
+        variance_param = renamed_keywords("rpnumpy.bundling.InputTower", renamed,
+                                          {"M": ("variance_param", variance_param, 0.0)})["variance_param"]
         self.d_in = check_positive_int(d_in, "d_in")
         if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
             towers = 1 if isinstance(activations, str) or not isinstance(activations, Sequence) else len(activations)
@@ -343,25 +348,30 @@ class InputTower(Layer):
         if not isinstance(relu_bias, (bool, np.bool_)):
             raise TypeError(f"relu_bias must be a bool, got {type(relu_bias).__name__}")
         super().__init__(check_dtype(dtype))
-        self.M, self.kappa = check_real(M, "M"), check_real(kappa, "kappa")
+        self.variance_param = check_real(variance_param, "variance_param")
+        self.kappa = check_real(kappa, "kappa")
         self.draws, self.relu_bias = draws, bool(relu_bias)
         self.radius = None if radius is None else check_positive_float(radius, "radius")
         self.seed = seed_from(rng)
         seeds = np.random.default_rng(self.seed)
-        self.feature_maps: list[RandomFeatureMap] = []
+        self.towers: list[RandomFeatureTower] = []
         width = self.d_in
         for j, (m, name) in enumerate(zip(self.widths, self.activations)):
             relu = name == "relu"
-            fmap = RandomFeatureMap(
-                name, width + int(relu and self.relu_bias), m, M=0.0 if relu else self.M, draws=draws,
-                kappa=self.kappa if relu else 0.0, rng=int(seeds.integers(0, 2**63 - 1)), dtype=self.dtype,
+            tower = random_feature_tower(
+                name, width + int(relu and self.relu_bias), m, variance_param=0.0 if relu else self.variance_param,
+                draws=draws, kappa=self.kappa if relu else 0.0, rng=int(seeds.integers(0, 2**63 - 1)),
+                dtype=self.dtype,
             )
-            self.feature_maps.append(fmap)
-            self.buffers[f"G{j + 1}"] = fmap.G
-            if fmap.xi is not None:
-                self.buffers[f"xi{j + 1}"] = fmap.xi
-            width = fmap.n_features
+            self.towers.append(tower)
+            self.buffers[f"G{j + 1}"] = tower.G
+            if tower.xi is not None:
+                self.buffers[f"xi{j + 1}"] = tower.xi
+            width = tower.n_features
         self.n_features = width
+
+    feature_maps = moved_attribute("rpnumpy.bundling.InputTower", "feature_maps", "towers")
+    M = moved_attribute("rpnumpy.bundling.InputTower", "M", "variance_param")
 
     def tower_input(self, j: int, z: np.ndarray) -> np.ndarray:
         """What tower ``j`` (0-based) is fed when the previous tower gives ``z``: renormalised, 1 appended."""
@@ -373,8 +383,8 @@ class InputTower(Layer):
 
     def _forward(self, x):
         z = x
-        for j, fmap in enumerate(self.feature_maps):
-            z = fmap.input_features(self.tower_input(j, z))
+        for j, tower in enumerate(self.towers):
+            z = tower.input_features(self.tower_input(j, z))
         return z, None
 
     def _backward(self, dy, cache):
@@ -388,7 +398,7 @@ class InputTower(Layer):
             "d_in": self.d_in,
             "widths": list(self.widths),
             "activations": list(self.activations),
-            "M": self.M,
+            "variance_param": self.variance_param,
             "draws": self.draws,
             "kappa": self.kappa,
             "radius": self.radius,
@@ -396,6 +406,11 @@ class InputTower(Layer):
             "rng": self.seed,
             **super().get_config(),
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> InputTower:
+        """Build the tower from ``get_config()``; configs saved with the old key ``M`` load too."""
+        return cls(**renamed_config_keys("InputTower", config, {"M": "variance_param"}))
 
 
 # -- the fully bundled network ----------------------------------------------------
@@ -475,22 +490,27 @@ class FullyBundledNetwork(Sequential):
         widths: int | Sequence[int],
         activations: str | Sequence[str] = "relu",
         *,
-        M: float = 0.0,
+        variance_param: float = 0.0,
         draws: str = "iid",
         kappa: float = 0.0,
         radius: float | None = None,
         relu_bias: bool = False,
         rng: Any = None,
         dtype: Any = np.float64,
+        **renamed: Any,
     ) -> FullyBundledNetwork:
         """A new network: the tower as :class:`InputTower`, the head a LeCun-initialised Dense layer.
 
-        ``rng`` gives one seed; the tower and the head get the first and second int drawn from it.
+        The arguments are :class:`InputTower`'s (``M``: the deprecated spelling of ``variance_param``)
+        and ``d_out``. ``rng`` gives one seed; the tower and the head get the first and second int drawn
+        from it.
         """
+        variance_param = renamed_keywords("rpnumpy.bundling.FullyBundledNetwork.build", renamed,
+                                          {"M": ("variance_param", variance_param, 0.0)})["variance_param"]
         seeds = np.random.default_rng(seed_from(rng))
         tower_seed, head_seed = (int(s) for s in seeds.integers(0, 2**63 - 1, size=2))
-        tower = InputTower(d_in, widths, activations, M=M, draws=draws, kappa=kappa, radius=radius,
-                           relu_bias=relu_bias, rng=tower_seed, dtype=dtype)
+        tower = InputTower(d_in, widths, activations, variance_param=variance_param, draws=draws, kappa=kappa,
+                           radius=radius, relu_bias=relu_bias, rng=tower_seed, dtype=dtype)
         head = Dense(tower.n_features, check_positive_int(d_out, "d_out"), rng=head_seed, init="lecun",
                      dtype=tower.dtype)
         return cls(tower, head)
@@ -674,8 +694,8 @@ class TwoTowerMLP:
         r"""Estimates of the hidden layers, ``[z_1 @ A[0].T, ..., z_L @ A[-1].T]`` (each ``(n, d_j)``)."""
         check_float_array(x, "x", ndim=2, dtype=self.tower.dtype)
         out, z = [], x
-        for j, (fmap, a) in enumerate(zip(self.tower.feature_maps, self.A)):
-            z = fmap.input_features(self.tower.tower_input(j, z))
+        for j, (tower, a) in enumerate(zip(self.tower.towers, self.A)):
+            z = tower.input_features(self.tower.tower_input(j, z))
             out.append(z @ a.T)
         return out
 
@@ -701,7 +721,13 @@ class TwoTowerMLP:
 
 
 def bundle_mlp(
-    model: Any, widths: int | Sequence[int], *, M: float = 0.0, draws: str = "iid", rng: Any = None
+    model: Any,
+    widths: int | Sequence[int],
+    *,
+    variance_param: float = 0.0,
+    draws: str = "iid",
+    rng: Any = None,
+    **renamed: Any,
 ) -> TwoTowerMLP:
     r"""Rewrite a trained MLP in the two-tower form: fixed input tower, weights pushed through the weight tower.
 
@@ -717,30 +743,34 @@ def bundle_mlp(
         ``Dense, activation, ..., Dense`` as read by :func:`split_mlp`.
     widths : int or sequence of int
         :math:`m_j` per hidden layer (one int: all the same).
-    M : float, default=0.0
-        Variance parameter of the URF towers.
+    variance_param : float, default=0.0
+        :math:`M`, the variance parameter of the URF towers.
     draws : {'iid', 'orthogonal'}
     rng : None, int or Generator
         Seed of the input tower.
+    M
+        Deprecated spelling of ``variance_param``.
 
     Returns
     -------
     TwoTowerMLP
     """
+    variance_param = renamed_keywords("rpnumpy.bundling.bundle_mlp", renamed,
+                                      {"M": ("variance_param", variance_param, 0.0)})["variance_param"]
     hidden, (w_out, b_out) = split_mlp(model)
     if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
         widths = [widths] * len(hidden)
     dtype = w_out.dtype
-    tower = InputTower(hidden[0][0].shape[0], widths, [name for _, _, name in hidden], M=M, draws=draws,
-                       radius=None, relu_bias=True, rng=rng, dtype=dtype)
+    tower = InputTower(hidden[0][0].shape[0], widths, [name for _, _, name in hidden], variance_param=variance_param,
+                       draws=draws, radius=None, relu_bias=True, rng=rng, dtype=dtype)
     A: list[np.ndarray] = []
     previous = None  # A_{j-1}; A_0 = I is never formed
-    for (w, b, name), fmap in zip(hidden, tower.feature_maps):
+    for (w, b, name), layer_tower in zip(hidden, tower.towers):
         rows = w.T if previous is None else w.T @ previous  # paper: W_j A_{j-1}, shape (d_j, D_{j-1})
         if name == "relu":
             rows = np.concatenate([rows, b[:, None]], axis=1)  # [w, b] . [z, 1] = w.z + b
-            previous = fmap.weight_features(np.ascontiguousarray(rows))
+            previous = layer_tower.weight_features(np.ascontiguousarray(rows))
         else:
-            previous = fmap.weight_features(np.ascontiguousarray(rows), b)
+            previous = layer_tower.weight_features(np.ascontiguousarray(rows), b)
         A.append(previous)
     return TwoTowerMLP(tower, A, w_out, b_out)

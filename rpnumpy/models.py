@@ -132,15 +132,17 @@ def dense_autoencoder_params(k: int) -> int:
     return 784 * k + k + k * 784 + 784
 
 
-def snnk_mlp(activation: str, m: int, seed: int, *, radius: float = 1.0, dtype: Any = np.float32) -> Sequential:
-    """784-256-10 with the hidden Dense + ReLU replaced by SNNK(784 -> 256, m random directions) (seed).
+def snnk_mlp(
+    activation: str, n_directions: int, seed: int, *, radius: float = 1.0, dtype: Any = np.float32
+) -> Sequential:
+    """784-256-10 with the hidden Dense + ReLU replaced by SNNK(784 -> 256, ``n_directions`` random directions).
 
-    The trig and exp towers get :class:`~rpnumpy.bundling.L2Normalize` (rows rescaled to norm
-    ``radius``) in front: their features carry :math:`e^{\\|x\\|^2/2}`. The read-out is
-    Dense(256 -> 10, LeCun) (seed + 1000).
+    The SNNK layer is seeded ``seed``. The trig and exp towers get :class:`~rpnumpy.bundling.L2Normalize`
+    (rows rescaled to norm ``radius``) in front: their features carry :math:`e^{\\|x\\|^2/2}`. The
+    read-out is Dense(256 -> 10, LeCun) (seed + 1000).
     """
     normalise = [] if activation == "relu" else [L2Normalize(radius)]
-    return Sequential(*normalise, SNNK(784, 256, m, activation=activation, rng=seed, dtype=dtype),
+    return Sequential(*normalise, SNNK(784, 256, n_directions, activation=activation, rng=seed, dtype=dtype),
                       Dense(256, 10, rng=seed + 1000, init="lecun", dtype=dtype))
 
 

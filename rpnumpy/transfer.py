@@ -81,6 +81,7 @@ from typing import Any
 
 import numpy as np
 
+from ._deprecation import moved_attribute, renamed_keywords
 from ._validation import (
     as_generator,
     check_float_array,
@@ -165,15 +166,29 @@ class SNNKFactory:
 
     Parameters
     ----------
-    m : int
-        Random directions (``D = m`` for the relu tower).
+    n_directions : int
+        :math:`m`, the random directions of each layer's tower (``D = m`` for the relu tower).
     activation : str, default='relu'
     draws : {'iid', 'orthogonal'}, default='iid'
     rng : None, int or Generator
+    m
+        Deprecated spelling of ``n_directions``.
     """
 
-    def __init__(self, m: int, *, activation: str = "relu", draws: str = "iid", rng: Any = None) -> None:
-        self.m = check_positive_int(m, "m")
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        *,
+        activation: str = "relu",
+        draws: str = "iid",
+        rng: Any = None,
+        **renamed: Any,
+    ) -> None:
+        n_directions = renamed_keywords("rpnumpy.transfer.SNNKFactory", renamed,
+                                        {"m": ("n_directions", n_directions, None)})["n_directions"]
+        if n_directions is None:
+            raise TypeError("SNNKFactory needs n_directions, the number of random directions of each tower")
+        self.n_directions = check_positive_int(n_directions, "n_directions")
         if activation not in FEATURE_MAPS:
             raise ValueError(f"activation must be one of {list(FEATURE_MAPS)}, got {activation!r}")
         if draws not in FEATURE_DRAWS:
@@ -182,11 +197,13 @@ class SNNKFactory:
         self._rng = as_generator(rng)
 
     def __call__(self, d_in: int, d_out: int, dtype: Any) -> SNNK:
-        return SNNK(d_in, d_out, self.m, activation=self.activation, draws=self.draws, rng=seed_from(self._rng),
-                    dtype=dtype)
+        return SNNK(d_in, d_out, self.n_directions, activation=self.activation, draws=self.draws,
+                    rng=seed_from(self._rng), dtype=dtype)
+
+    m = moved_attribute("rpnumpy.transfer.SNNKFactory", "m", "n_directions")
 
     def __repr__(self) -> str:
-        return f"SNNK(m={self.m}, activation={self.activation!r})"
+        return f"SNNK(n_directions={self.n_directions}, activation={self.activation!r})"
 
 
 class LowRankFactory:
@@ -208,7 +225,7 @@ def _readout(layer: Layer) -> tuple[Callable[[np.ndarray], np.ndarray], str, int
     if isinstance(layer, EUGen):
         return layer.features, "A", 1  # row 0 multiplies the constant feature: the intercept's job
     if isinstance(layer, SNNK):
-        return layer.feature_map.input_features, "V", 0
+        return layer.tower.input_features, "V", 0
     if isinstance(layer, Dense):
         return (lambda x: x), "W", 0
     raise TypeError(f"layer must be an EUGen, SNNK, Dense or LowRank layer, got {type(layer).__name__}")

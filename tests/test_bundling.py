@@ -211,8 +211,8 @@ def test_first_layer_bundling_is_unbiased_over_seeds(activation):
         bundled = bundle_mlp(model, m, rng=s)
         hidden[s] = bundled.hidden(x)[0]
         output[s] = bundled.predict(x)
-    fmap = bundled.tower.feature_maps[0]
-    predicted_se = np.sqrt(fmap.predicted_variance(x, np.ascontiguousarray(w.T), b) / seeds)
+    tower = bundled.tower.towers[0]
+    predicted_se = np.sqrt(tower.predicted_variance(x, np.ascontiguousarray(w.T), b) / seeds)
     # Every hidden entry within 5 predicted standard errors of f(x W + b) (a 5-sigma miss has p ~ 6e-7).
     assert np.all(np.abs(hidden.mean(0) - exact_hidden) <= 5 * predicted_se)
     # The read-out is linear in the hidden layer, so the output is unbiased too (5 empirical standard errors).
@@ -229,8 +229,8 @@ def test_relu_towers_estimate_the_arc_cosine_kernel_not_relu():
     kernel = arc_cosine_kernel(augmented_x, augmented_w)
     seeds = 300
     hidden = np.mean([bundle_mlp(model, 64, rng=s).hidden(x)[0] for s in range(seeds)], axis=0)
-    fmap = bundle_mlp(model, 64, rng=0).tower.feature_maps[0]
-    se = np.sqrt(fmap.predicted_variance(augmented_x, augmented_w) / seeds)
+    tower = bundle_mlp(model, 64, rng=0).tower.towers[0]
+    se = np.sqrt(tower.predicted_variance(augmented_x, augmented_w) / seeds)
     assert np.all(np.abs(hidden - kernel) <= 5 * se)
     relu = np.maximum(x @ w + b, 0)
     assert np.abs(kernel - relu).max() > 0.2  # a different function: the ReLU MLP is not reproduced
@@ -309,8 +309,8 @@ def test_renormalisation_keeps_a_second_trig_tower_finite():
         ({"draws": "sobol"}, ValueError, "draws must be one of"),
         ({"radius": -1.0}, ValueError, "radius must be a finite number > 0"),
         ({"relu_bias": "yes"}, TypeError, "relu_bias must be a bool"),
-        ({"M": "big"}, TypeError, "M must be a finite real number"),
-        ({"M": float("inf")}, ValueError, "M must be finite, got inf"),
+        ({"variance_param": "big"}, TypeError, "variance_param must be a finite real number"),
+        ({"variance_param": float("inf")}, ValueError, "variance_param must be finite, got inf"),
         ({"kappa": True}, TypeError, "kappa must be a finite real number, got True of type bool"),
     ],
 )
@@ -344,3 +344,34 @@ def test_fit_and_network_validation_names_the_parameter():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
         one_hot(np.array([0, 3]), 3)
     np.testing.assert_array_equal(one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+
+
+# -- the old names ------------------------------------------------------------------
+def test_old_keyword_M_and_attributes_work_with_a_warning():
+    new = InputTower(4, [8, 6], ["cos", "exp"], variance_param=0.2, rng=5)
+    with pytest.warns(DeprecationWarning, match=r"rpnumpy.bundling.InputTower\(M=...\) has moved to "
+                                                r"rpnumpy.bundling.InputTower\(variance_param=...\)"):
+        old = InputTower(4, [8, 6], ["cos", "exp"], M=0.2, rng=5)
+    assert old.get_config() == new.get_config() and old.get_config()["variance_param"] == 0.2
+    x = np.random.default_rng(0).standard_normal((3, 4)) * 0.3
+    np.testing.assert_array_equal(old.forward(x), new.forward(x))
+    with pytest.warns(DeprecationWarning, match="feature_maps has moved to rpnumpy.bundling.InputTower.towers"):
+        assert old.feature_maps is old.towers
+    with pytest.warns(DeprecationWarning, match="InputTower.M has moved to rpnumpy.bundling.InputTower.variance_param"):
+        assert old.M == 0.2
+    with pytest.warns(DeprecationWarning, match=r"FullyBundledNetwork.build\(M=...\) has moved to"):
+        net = FullyBundledNetwork.build(4, 2, 8, "cos", M=0.2, rng=1)
+    assert net.tower.variance_param == 0.2
+    model = small_mlp(Cos())
+    with pytest.warns(DeprecationWarning, match=r"rpnumpy.bundling.bundle_mlp\(M=...\) has moved to"):
+        bundled = bundle_mlp(model, 16, M=0.1, rng=2)
+    np.testing.assert_array_equal(bundled.V, bundle_mlp(model, 16, variance_param=0.1, rng=2).V)
+
+
+def test_an_input_tower_config_saved_with_the_old_key_loads():
+    new = InputTower(4, [8, 6], ["gaussian", "relu"], variance_param=0.1, relu_bias=True, rng=3)
+    old_config = {key if key != "variance_param" else "M": value for key, value in new.get_config().items()}
+    with pytest.warns(DeprecationWarning, match=r"this InputTower config uses the old keys \['M'\]") as caught:
+        loaded = InputTower.from_config(old_config)
+    assert not any("has moved to" in str(w.message) for w in caught)
+    assert loaded.get_config() == new.get_config()

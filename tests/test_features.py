@@ -1,4 +1,4 @@
-"""Closed-form random feature maps: unbiasedness, the variance law, warnings, validation, dtypes.
+"""Closed-form random-feature towers: unbiasedness, the variance law, warnings, validation, dtypes.
 
 Statistical tests use fixed seeds and margins of 5 standard errors, each derived from a
 stated closed form (or, for orthogonal draws, which have none, from the seeds themselves).
@@ -14,9 +14,9 @@ import pytest
 
 from rpnumpy.features import (
     FEATURE_MAPS,
-    RandomFeatureMap,
     RandomFeatureVarianceWarning,
     arc_cosine_kernel,
+    random_feature_tower,
 )
 
 URF_MAPS = ("cos", "sin", "exp", "gaussian")
@@ -28,12 +28,12 @@ def _rows_with_norm(rng, n, d, norm):
     return a * (norm / np.linalg.norm(a, axis=1, keepdims=True))
 
 
-def _per_feature_samples(fmap, x, w, b):
+def _per_feature_samples(tower, x, w, b):
     """The m i.i.d. one-feature estimates Z_k = m Φ_k(x) Ψ_k(w, b) (a cos/sin pair counts as one feature)."""
-    products = fmap.input_features(x)[0] * fmap.weight_features(w, b)[0]
-    if fmap.n_features == 2 * fmap.m:
-        products = products[: fmap.m] + products[fmap.m :]
-    return fmap.m * products
+    products = tower.input_features(x)[0] * tower.weight_features(w, b)[0]
+    if tower.n_features == 2 * tower.n_directions:
+        products = products[: tower.n_directions] + products[tower.n_directions :]
+    return tower.n_directions * products
 
 
 # --------------------------------------------------------------------------- unbiasedness
@@ -47,12 +47,13 @@ def test_mean_over_seeds_matches_the_target(activation, M, draws):
     x = _rows_with_norm(rng, 3, d, 0.5)
     w = _rows_with_norm(rng, 3, d, 0.5)
     b = None if activation == "relu" else rng.uniform(-1, 1, 3)
-    estimates = np.stack(
-        [RandomFeatureMap(activation, d, m, M=M, draws=draws, rng=s).estimate(x, w, b) for s in range(n_seeds)]
-    )
-    fmap = RandomFeatureMap(activation, d, m, M=M, draws=draws, rng=0)
-    target = fmap.target(x, w, b)
-    standard_error = np.sqrt(fmap.predicted_variance(x, w, b) / n_seeds)  # i.i.d. closed form
+    estimates = np.stack([
+        random_feature_tower(activation, d, m, variance_param=M, draws=draws, rng=s).estimate(x, w, b)
+        for s in range(n_seeds)
+    ])
+    tower = random_feature_tower(activation, d, m, variance_param=M, draws=draws, rng=0)
+    target = tower.target(x, w, b)
+    standard_error = np.sqrt(tower.predicted_variance(x, w, b) / n_seeds)  # i.i.d. closed form
     if draws == "orthogonal":
         # No closed form for coupled draws: take the larger of the i.i.d. value and the seeds' own spread.
         standard_error = np.maximum(standard_error, estimates.std(axis=0, ddof=1) / math.sqrt(n_seeds))
@@ -60,7 +61,7 @@ def test_mean_over_seeds_matches_the_target(activation, M, draws):
     assert np.all(error < Z_MARGIN * standard_error), (error / standard_error).max()
     if draws == "iid":
         # The seeds' spread agrees with the predicted variance (sample variance of 300 draws: within ~±25 %).
-        ratio = estimates.var(axis=0, ddof=1) / fmap.predicted_variance(x, w, b)
+        ratio = estimates.var(axis=0, ddof=1) / tower.predicted_variance(x, w, b)
         assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
 
 
@@ -70,19 +71,19 @@ def test_large_m_estimates_every_activation_closely():
     w = _rows_with_norm(rng, 4, 6, 0.6)
     b = rng.uniform(-1, 1, 4)
     for activation in FEATURE_MAPS:
-        fmap = RandomFeatureMap(activation, 6, 100_000, rng=11)
+        tower = random_feature_tower(activation, 6, 100_000, rng=11)
         bias = None if activation == "relu" else b
-        error = np.abs(fmap.estimate(x, w, bias) - fmap.target(x, w, bias))
-        assert np.all(error < Z_MARGIN * np.sqrt(fmap.predicted_variance(x, w, bias))), activation
+        error = np.abs(tower.estimate(x, w, bias) - tower.target(x, w, bias))
+        assert np.all(error < Z_MARGIN * np.sqrt(tower.predicted_variance(x, w, bias))), activation
 
 
 def test_real_form_equals_the_complex_antithetic_pair():
-    """The digest's complex maps Φ± = C e^{‖x‖²/2 − M‖g‖²} e^{±icgᵀx}, with the 1/√2 (and 1/i for sin) factors."""
+    """The paper's complex maps Φ± = C e^{‖x‖²/2 − M‖g‖²} e^{±icgᵀx}, with the 1/√2 (and 1/i for sin) factors."""
     rng = np.random.default_rng(0)
     d, m, M = 5, 40, 0.3
     x, w, b = _rows_with_norm(rng, 3, d, 0.7), _rows_with_norm(rng, 2, d, 0.8), rng.uniform(-1, 1, 2)
-    cos_map = RandomFeatureMap("cos", d, m, M=M, rng=4)
-    sin_map = RandomFeatureMap("sin", d, m, M=M, rng=4)
+    cos_map = random_feature_tower("cos", d, m, variance_param=M, rng=4)
+    sin_map = random_feature_tower("sin", d, m, variance_param=M, rng=4)
     g = cos_map.G
     c = math.sqrt(1 + 4 * M)
     log_c = d / 4 * math.log(1 + 4 * M) - 0.5 * math.log(m) - M * (g**2).sum(0)
@@ -105,8 +106,8 @@ def test_trig_input_tower_estimates_the_exponential_kernel(M):
     x, x2 = _rows_with_norm(rng, 3, d, 0.5), _rows_with_norm(rng, 3, d, 0.6)
     kernels = []
     for seed in range(n_seeds):
-        fmap = RandomFeatureMap("cos", d, m, M=M, rng=seed)
-        kernels.append(fmap.input_features(x) @ fmap.input_features(x2).T)
+        tower = random_feature_tower("cos", d, m, variance_param=M, rng=seed)
+        kernels.append(tower.input_features(x) @ tower.input_features(x2).T)
     kernels = np.stack(kernels)
     standard_error = kernels.std(axis=0, ddof=1) / math.sqrt(n_seeds)
     error = np.abs(kernels.mean(axis=0) - np.exp(x @ x2.T))
@@ -123,13 +124,13 @@ def _complex_fourth_moment(d, x_sq, w_sq, M):
 
 
 @pytest.mark.parametrize("M, expected", [(0.0, 3.669), (0.25, 3.292), (1.0, 8.269)])
-def test_digest_second_moment_check(M, expected):
-    """The digest's check: d = 3, ‖x‖ = 0.7, ‖w‖ = 0.9: E|Z|² = ((1+4M)²/(1+8M))^{d/2} e^{‖x‖² + ‖w‖²/(1+8M)}."""
+def test_complex_second_moment_at_known_points(M, expected):
+    """d = 3, ‖x‖ = 0.7, ‖w‖ = 0.9: E|Z|² = ((1+4M)²/(1+8M))^{d/2} e^{‖x‖² + ‖w‖²/(1+8M)} (rpnumpy.features.trig)."""
     rng = np.random.default_rng(1)
     d, n = 3, 400_000
     x, w = _rows_with_norm(rng, 1, d, 0.7), _rows_with_norm(rng, 1, d, 0.9)
-    cos_map = RandomFeatureMap("cos", d, n, M=M, rng=21)
-    sin_map = RandomFeatureMap("sin", d, n, M=M, rng=21)
+    cos_map = random_feature_tower("cos", d, n, variance_param=M, rng=21)
+    sin_map = random_feature_tower("sin", d, n, variance_param=M, rng=21)
     # Var(cos) + Var(sin) = (E|Z|² − |e^{iwᵀx}|²)/m for the complex estimator Z = Z_cos + i Z_sin.
     formula = n * (cos_map.predicted_variance(x, w) + sin_map.predicted_variance(x, w))[0, 0] + 1.0
     assert abs(formula - expected) < 5e-4
@@ -165,9 +166,9 @@ def test_per_feature_second_moment_matches_the_variance_formula(activation, M):
     d, n = 3, 300_000
     x, w = _rows_with_norm(rng, 1, d, 0.4), _rows_with_norm(rng, 1, d, 0.6)  # gaussian: ‖x‖² < 1/4, finite E Z⁴
     b = None if activation == "relu" else np.array([0.3])
-    fmap = RandomFeatureMap(activation, d, n, M=M, rng=8)
-    second = n * fmap.predicted_variance(x, w, b)[0, 0] + fmap.target(x, w, b)[0, 0] ** 2
-    z_sq = _per_feature_samples(fmap, x, w, b) ** 2
+    tower = random_feature_tower(activation, d, n, variance_param=M, rng=8)
+    second = n * tower.predicted_variance(x, w, b)[0, 0] + tower.target(x, w, b)[0, 0] ** 2
+    z_sq = _per_feature_samples(tower, x, w, b) ** 2
     # The margin is the sampling error of the second-moment estimate, sd(Z²)/√n. It is meaningful only if
     # E Z⁴ is finite: the closed-form bound says so here, and the measured spread must respect it.
     standard_error = z_sq.std() / math.sqrt(n)
@@ -180,13 +181,13 @@ def test_variance_closed_forms_at_known_points():
     d, m = 5, 10
     x, w = _rows_with_norm(rng, 1, d, 0.6), _rows_with_norm(rng, 1, d, 0.7)
     s = float((x * w).sum())
-    exp_map = RandomFeatureMap("exp", d, m, rng=0)
-    expected = math.exp(2 * s) * math.expm1(float(((x + w) ** 2).sum())) / m  # the digest's M = 0 law
+    exp_map = random_feature_tower("exp", d, m, rng=0)
+    expected = math.exp(2 * s) * math.expm1(float(((x + w) ** 2).sum())) / m  # e^{2s}(e^{‖x+w‖²} − 1) at M = 0
     assert exp_map.predicted_variance(x, w)[0, 0] == pytest.approx(expected, rel=1e-12)
-    relu_map = RandomFeatureMap("relu", d, m, rng=0)
+    relu_map = random_feature_tower("relu", d, m, rng=0)
     assert relu_map.predicted_variance(x, x)[0, 0] == pytest.approx(1.25 * 0.6**4 / m, rel=1e-12)
-    cos_map = RandomFeatureMap("cos", d, m, rng=0)
-    sin_map = RandomFeatureMap("sin", d, m, rng=0)
+    cos_map = random_feature_tower("cos", d, m, rng=0)
+    sin_map = random_feature_tower("sin", d, m, rng=0)
     total = m * (cos_map.predicted_variance(x, w) + sin_map.predicted_variance(x, w))[0, 0] + 1
     assert total == pytest.approx(math.exp(0.36 + 0.49), rel=1e-12)  # e^{‖x‖²+‖w‖²} at M = 0
 
@@ -209,23 +210,26 @@ def test_arc_cosine_kernel_special_angles_and_monte_carlo():
 
 # --------------------------------------------------------------------------- warnings
 def test_gaussian_heavy_tail_warns_and_reports_infinite_variance():
-    fmap = RandomFeatureMap("gaussian", 3, 50, rng=0)
+    tower = random_feature_tower("gaussian", 3, 50, rng=0)
     x = np.array([[0.6, 0.5, 0.0]])  # ‖x‖² = 0.61 ≥ 1/2
     w = np.array([[0.1, 0.2, 0.3]])
     with pytest.warns(RandomFeatureVarianceWarning, match=r"\|\|x\|\|\^2 is 0.61 >= 1/2; the estimator's variance"):
-        fmap.input_features(x)
+        tower.input_features(x)
     with pytest.warns(RandomFeatureVarianceWarning, match="variance is infinite"):
-        variance = fmap.predicted_variance(x, w)
+        variance = tower.predicted_variance(x, w)
     assert np.isinf(variance).all()
     with pytest.warns(RandomFeatureVarianceWarning, match="not even its mean exists"):
-        fmap.input_features(np.array([[1.0, 0.5, 0.0]]))
+        tower.input_features(np.array([[1.0, 0.5, 0.0]]))
 
 
-def test_m_below_minus_one_eighth_warns_and_below_minus_one_quarter_fails():
-    with pytest.warns(RandomFeatureVarianceWarning, match=r"M=-0.2 <= -1/8: the estimator is unbiased but its"):
-        RandomFeatureMap("cos", 3, 10, M=-0.2, rng=0)
-    with pytest.raises(ValueError, match=r"M must be > -1/4 \(the Gaussian lemma needs 1 \+ 4M > 0\), got -0.25"):
-        RandomFeatureMap("exp", 3, 10, M=-0.25, rng=0)
+def test_variance_param_below_minus_one_eighth_warns_and_below_minus_one_quarter_fails():
+    with pytest.warns(RandomFeatureVarianceWarning, match=r"variance_param=-0.2 <= -1/8: the estimator is unbiased"):
+        tower = random_feature_tower("cos", 3, 10, variance_param=-0.2, rng=0)
+    x = np.full((2, 3), 0.1)
+    assert np.all(np.isinf(tower.predicted_variance(x, x)))  # 1 + 8M < 0: the second moment diverges
+    with pytest.raises(ValueError, match=r"variance_param must be > -1/4 \(the Gaussian lemma needs 1 \+ 4M > 0\), "
+                                         r"got -0.25"):
+        random_feature_tower("exp", 3, 10, variance_param=-0.25, rng=0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -233,13 +237,13 @@ def test_overflow_warns_instead_of_returning_silent_inf(dtype):
     limit = math.log(np.finfo(dtype).max)
     x = np.zeros((1, 3), dtype=dtype)
     x[0, 0] = math.sqrt(2 * limit + 20)  # e^{‖x‖²/2} overflows
-    fmap = RandomFeatureMap("cos", 3, 8, rng=0, dtype=dtype)
+    tower = random_feature_tower("cos", 3, 8, rng=0, dtype=dtype)
     with pytest.warns(RandomFeatureVarianceWarning, match=r"cos random features overflow: .*\|\|x\|\|\^2 is"):
-        features = fmap.input_features(x)
+        features = tower.input_features(x)
     assert np.isinf(features).any()
     w = x.copy()
     with pytest.warns(RandomFeatureVarianceWarning, match="predicted variance overflows"):
-        fmap.predicted_variance(x[:, :] * 0, w)
+        tower.predicted_variance(x[:, :] * 0, w)
 
 
 def test_small_norms_raise_no_warning():
@@ -248,19 +252,19 @@ def test_small_norms_raise_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for activation in FEATURE_MAPS:
-            fmap = RandomFeatureMap(activation, 5, 32, rng=1)
-            fmap.estimate(x, w)
-            fmap.predicted_variance(x, w)
+            tower = random_feature_tower(activation, 5, 32, rng=1)
+            tower.estimate(x, w)
+            tower.predicted_variance(x, w)
 
 
 def test_large_dimension_and_m_stay_finite_in_log_space():
     """(1+4M)^{d/4} = 5^196 ≈ 1e137 for d = 784, M = 1: kept inside the exponent, never formed."""
     rng = np.random.default_rng(0)
     d, m, M = 784, 16, 1.0
-    fmap = RandomFeatureMap("exp", d, m, M=M, rng=3)
+    tower = random_feature_tower("exp", d, m, variance_param=M, rng=3)
     x = _rows_with_norm(rng, 2, d, 0.5)
-    features = fmap.input_features(x)
-    g = fmap.G
+    features = tower.input_features(x)
+    g = tower.G
     log_expected = (d / 4) * math.log(5) - 0.5 * math.log(m) - M * (g**2).sum(0) + math.sqrt(5) * x @ g - 0.125
     assert np.all(np.isfinite(features)) and np.all(features > 0)
     np.testing.assert_allclose(np.log(features), log_expected, rtol=1e-12)
@@ -270,38 +274,38 @@ def test_large_dimension_and_m_stay_finite_in_log_space():
 def test_validation_errors_name_the_parameter():
     names = r"\['cos', 'sin', 'exp', 'gaussian', 'relu'\]"
     with pytest.raises(ValueError, match=rf"activation must be one of {names}, got 'tanh'"):
-        RandomFeatureMap("tanh", 3, 4)
+        random_feature_tower("tanh", 3, 4)
     with pytest.raises(ValueError, match="d must be a positive int, got 0"):
-        RandomFeatureMap("cos", 0, 4)
-    with pytest.raises(TypeError, match="m must be a positive int"):
-        RandomFeatureMap("cos", 3, 4.0)
+        random_feature_tower("cos", 0, 4)
+    with pytest.raises(TypeError, match="n_directions must be a positive int"):
+        random_feature_tower("cos", 3, 4.0)
     with pytest.raises(ValueError, match=r"draws must be one of \['iid', 'orthogonal'\], got 'qr'"):
-        RandomFeatureMap("cos", 3, 4, draws="qr")
-    with pytest.raises(ValueError, match="relu needs M=0, got 0.5"):
-        RandomFeatureMap("relu", 3, 4, M=0.5)
+        random_feature_tower("cos", 3, 4, draws="qr")
+    with pytest.raises(ValueError, match="relu needs variance_param=0, got 0.5"):
+        random_feature_tower("relu", 3, 4, variance_param=0.5)
     with pytest.raises(ValueError, match="kappa only applies to activation='relu'; cos needs kappa=0, got -5"):
-        RandomFeatureMap("cos", 3, 4, kappa=-5)
-    with pytest.raises(ValueError, match="M must be finite, got nan"):
-        RandomFeatureMap("cos", 3, 4, M=float("nan"))
+        random_feature_tower("cos", 3, 4, kappa=-5)
+    with pytest.raises(ValueError, match="variance_param must be finite, got nan"):
+        random_feature_tower("cos", 3, 4, variance_param=float("nan"))
     with pytest.raises(ValueError, match="kappa must be finite, got -inf"):
-        RandomFeatureMap("relu", 3, 4, kappa=-float("inf"))
-    with pytest.raises(TypeError, match="M must be a finite real number, got '0.1' of type str"):
-        RandomFeatureMap("cos", 3, 4, M="0.1")
+        random_feature_tower("relu", 3, 4, kappa=-float("inf"))
+    with pytest.raises(TypeError, match="variance_param must be a finite real number, got '0.1' of type str"):
+        random_feature_tower("cos", 3, 4, variance_param="0.1")
     with pytest.raises(TypeError, match="kappa must be a finite real number, got False of type bool"):
-        RandomFeatureMap("relu", 3, 4, kappa=False)
-    fmap = RandomFeatureMap("cos", 3, 4, rng=0)
+        random_feature_tower("relu", 3, 4, kappa=False)
+    tower = random_feature_tower("cos", 3, 4, rng=0)
     with pytest.raises(ValueError, match="x has 2 columns but the feature map has d=3"):
-        fmap.input_features(np.zeros((5, 2)))
+        tower.input_features(np.zeros((5, 2)))
     with pytest.raises(TypeError, match="x has dtype float32 but float64 was expected"):
-        fmap.input_features(np.zeros((5, 3), dtype=np.float32))
+        tower.input_features(np.zeros((5, 3), dtype=np.float32))
     with pytest.raises(ValueError, match=r"b must have one entry per row of w \(2\), got shape \(3,\)"):
-        fmap.weight_features(np.zeros((2, 3)), np.zeros(3))
-    relu = RandomFeatureMap("relu", 3, 4, rng=0)
+        tower.weight_features(np.zeros((2, 3)), np.zeros(3))
+    relu = random_feature_tower("relu", 3, 4, rng=0)
     with pytest.raises(ValueError, match="the ReLU tower has no bias"):
         relu.weight_features(np.ones((2, 3)), np.ones(2))
     ones = np.ones((2, 3))
     np.testing.assert_array_equal(relu.weight_features(ones, np.zeros(2)), relu.input_features(ones))
-    clipped = RandomFeatureMap("relu", 3, 4, kappa=-5.0, rng=0)
+    clipped = random_feature_tower("relu", 3, 4, kappa=-5.0, rng=0)
     with pytest.raises(NotImplementedError, match="only for the ReLU tower with kappa=0"):
         clipped.target(np.ones((1, 3)), np.ones((1, 3)))
     with pytest.raises(NotImplementedError, match="predicted_variance has a closed form only"):
@@ -312,17 +316,17 @@ def test_validation_errors_name_the_parameter():
 @pytest.mark.parametrize("draws", ["iid", "orthogonal"])
 def test_seed_determinism_and_config_round_trip(draws):
     x = np.random.default_rng(0).standard_normal((3, 6)) * 0.2
-    a = RandomFeatureMap("gaussian", 6, 20, draws=draws, rng=42)
-    b = RandomFeatureMap(**a.get_config())
+    a = random_feature_tower("gaussian", 6, 20, draws=draws, rng=42)
+    b = random_feature_tower(**a.get_config())
     np.testing.assert_array_equal(a.G, b.G)
     np.testing.assert_array_equal(a.xi, b.xi)
     np.testing.assert_array_equal(a.input_features(x), b.input_features(x))
-    c = RandomFeatureMap("gaussian", 6, 20, draws=draws, rng=43)
+    c = random_feature_tower("gaussian", 6, 20, draws=draws, rng=43)
     assert not np.array_equal(a.G, c.G) and not np.array_equal(a.xi, c.xi)
-    from_generator = RandomFeatureMap("cos", 6, 20, rng=np.random.default_rng(5))
-    again = RandomFeatureMap("cos", 6, 20, rng=np.random.default_rng(5))
+    from_generator = random_feature_tower("cos", 6, 20, rng=np.random.default_rng(5))
+    again = random_feature_tower("cos", 6, 20, rng=np.random.default_rng(5))
     assert from_generator.seed == again.seed and np.array_equal(from_generator.G, again.G)
-    assert RandomFeatureMap("cos", 6, 20, rng=1).xi is None
+    assert random_feature_tower("cos", 6, 20, rng=1).xi is None
 
 
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
@@ -330,8 +334,8 @@ def test_float32_is_preserved_and_close_to_float64(activation):
     rng = np.random.default_rng(0)
     x64, w64 = _rows_with_norm(rng, 4, 5, 0.5), _rows_with_norm(rng, 3, 5, 0.5)
     b64 = None if activation == "relu" else rng.uniform(-1, 1, 3)
-    f32 = RandomFeatureMap(activation, 5, 16, draws="orthogonal", rng=9, dtype=np.float32)
-    f64 = RandomFeatureMap(activation, 5, 16, draws="orthogonal", rng=9)
+    f32 = random_feature_tower(activation, 5, 16, draws="orthogonal", rng=9, dtype=np.float32)
+    f64 = random_feature_tower(activation, 5, 16, draws="orthogonal", rng=9)
     np.testing.assert_array_equal(f32.G, f64.G.astype(np.float32))
     x32, w32 = x64.astype(np.float32), w64.astype(np.float32)
     b32 = None if b64 is None else b64.astype(np.float32)
@@ -343,8 +347,8 @@ def test_float32_is_preserved_and_close_to_float64(activation):
 
 
 def test_feature_widths_and_orthogonal_columns():
-    assert [RandomFeatureMap(a, 3, 10, rng=0).n_features for a in FEATURE_MAPS] == [20, 20, 10, 20, 10]
-    g = RandomFeatureMap("cos", 8, 8, draws="orthogonal", rng=0).G
+    assert [random_feature_tower(a, 3, 10, rng=0).n_features for a in FEATURE_MAPS] == [20, 20, 10, 20, 10]
+    g = random_feature_tower("cos", 8, 8, draws="orthogonal", rng=0).G
     gram = g.T @ g
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-12)  # one block: orthogonal columns
 
@@ -354,8 +358,8 @@ def test_feature_widths_and_orthogonal_columns():
 def test_target_is_the_activation_of_the_pre_activation(activation, dtype, rng):
     """Bitwise: target(x, w, b) = f(x @ w.T + b), with f as written out here."""
     functions = {"cos": np.cos, "sin": np.sin, "exp": np.exp, "gaussian": lambda z: np.exp(-0.5 * z**2)}
-    fmap = RandomFeatureMap(activation, 3, 4, rng=0, dtype=dtype)
+    tower = random_feature_tower(activation, 3, 4, rng=0, dtype=dtype)
     x, w = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)
     b = rng.standard_normal(2).astype(dtype)
-    np.testing.assert_array_equal(fmap.target(x, w), functions[activation](x @ w.T), strict=True)
-    np.testing.assert_array_equal(fmap.target(x, w, b), functions[activation](x @ w.T + b), strict=True)
+    np.testing.assert_array_equal(tower.target(x, w), functions[activation](x @ w.T), strict=True)
+    np.testing.assert_array_equal(tower.target(x, w, b), functions[activation](x @ w.T + b), strict=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rpnumpy.features import FEATURE_MAPS, RandomFeatureMap, arc_cosine_kernel
+from rpnumpy.features import FEATURE_MAPS, arc_cosine_kernel, random_feature_tower
 from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.io import load_model, save_model
 from rpnumpy.layers import Dense, Sequential
@@ -31,7 +31,7 @@ def _small_inputs(rng, n, d, norm=0.5, dtype=np.float64):
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
 def test_gradcheck_every_tower(activation, draws, bias, rng):
     M = 0.0 if activation == "relu" else 0.2  # a non-zero M exercises the ‖g‖² terms
-    layer = SNNK(4, 3, 6, activation=activation, M=M, draws=draws, bias=bias, rng=1)
+    layer = SNNK(4, 3, 6, activation=activation, variance_param=M, draws=draws, bias=bias, rng=1)
     perturb_params(layer, rng)
     report = check_gradients(layer, _small_inputs(rng, 5, 4), rng=0)
     assert report.max_relative_error < PASS_THRESHOLD, str(report)
@@ -57,16 +57,16 @@ def test_forward_is_features_times_v_plus_b(activation, rng):
     layer = SNNK(5, 3, 7, activation=activation, draws="orthogonal", rng=4)
     perturb_params(layer, rng)
     x = _small_inputs(rng, 4, 5)
-    expected = layer.feature_map.input_features(x) @ layer.params["V"] + layer.params["b"]
+    expected = layer.tower.input_features(x) @ layer.params["V"] + layer.params["b"]
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
     assert layer.params["V"].shape == (layer.n_features, 3)
     assert layer.n_params == layer.n_features * 3 + 3
-    assert layer.buffers["G"] is layer.feature_map.G
+    assert layer.buffers["G"] is layer.tower.G
 
 
-def test_trig_input_gradient_matches_the_digest_formula(rng):
-    """dX = c·dΘ G + diag(Σ_k dH_ik H_ik) X, written out from the digest's §1.5 for the cos tower."""
-    layer = SNNK(4, 3, 6, activation="cos", M=0.3, rng=3)
+def test_trig_input_gradient_matches_the_written_formula(rng):
+    """dX = c·dΘ Gᵀ + diag(Σ_k dH_ik H_ik) X for the cos tower, written out here from its maps."""
+    layer = SNNK(4, 3, 6, activation="cos", variance_param=0.3, rng=3)
     perturb_params(layer, rng)
     x, dy = _small_inputs(rng, 5, 4), rng.standard_normal((5, 3))
     layer.forward(x)
@@ -96,12 +96,12 @@ def test_from_dense_reproduces_the_dense_layer_on_average(activation, rng):
     dense = _small_dense(rng, d_in, d_out, 0.5)
     x = _small_inputs(rng, 5, d_in, 0.5)
     outputs = np.stack([SNNK.from_dense(dense, m, activation=activation, rng=s).forward(x) for s in range(n_seeds)])
-    fmap = RandomFeatureMap(activation, d_in, m, rng=0)
+    tower = random_feature_tower(activation, d_in, m, rng=0)
     w, b = dense.params["W"].T.copy(), dense.params["b"]
-    target = fmap.target(x, w, b)
+    target = tower.target(x, w, b)
     np.testing.assert_allclose(target, {"cos": np.cos, "sin": np.sin, "exp": np.exp,
                                         "gaussian": lambda z: np.exp(-z**2 / 2)}[activation](dense.forward(x)))
-    standard_error = np.sqrt(fmap.predicted_variance(x, w, b) / n_seeds)
+    standard_error = np.sqrt(tower.predicted_variance(x, w, b) / n_seeds)
     error = np.abs(outputs.mean(axis=0) - target)
     assert np.all(error < Z_MARGIN * standard_error), (error / standard_error).max()
 
@@ -113,7 +113,7 @@ def test_from_dense_relu_gives_the_arc_cosine_layer_not_relu(rng):
     outputs = np.stack([SNNK.from_dense(dense, m, activation="relu", rng=s).forward(x) for s in range(n_seeds)])
     w = dense.params["W"].T.copy()
     kernel = arc_cosine_kernel(x, w)
-    standard_error = np.sqrt(RandomFeatureMap("relu", d_in, m, rng=0).predicted_variance(x, w) / n_seeds)
+    standard_error = np.sqrt(random_feature_tower("relu", d_in, m, rng=0).predicted_variance(x, w) / n_seeds)
     assert np.all(np.abs(outputs.mean(axis=0) - kernel) < Z_MARGIN * standard_error)
     relu_of_dense = np.maximum(dense.forward(x), 0)
     assert np.abs(kernel - relu_of_dense).max() > 20 * standard_error.max()  # a different function
@@ -124,7 +124,7 @@ def test_from_dense_copies_dtype_and_zeroes_the_bias(rng):
     layer = SNNK.from_dense(dense, 8, activation="cos", draws="orthogonal", rng=3)
     assert layer.dtype == np.float32 and layer.params["V"].dtype == np.float32
     assert np.all(layer.params["b"] == 0)
-    expected = layer.feature_map.weight_features(dense.params["W"].T.copy(), dense.params["b"]).T
+    expected = layer.tower.weight_features(dense.params["W"].T.copy(), dense.params["b"]).T
     np.testing.assert_array_equal(layer.params["V"], expected)
     with pytest.raises(TypeError, match="dense must be a rpnumpy Dense layer, got SNNK"):
         SNNK.from_dense(layer, 8, activation="cos")
@@ -146,7 +146,7 @@ def test_from_dense_is_bitwise_the_layer_built_then_overwritten(activation, bias
     old = SNNK(dense.d_in, dense.d_out, 6, activation=activation, dtype=dense.dtype, **kwargs)
     weights = np.ascontiguousarray(dense.params["W"].T)
     dense_bias = None if activation == "relu" else dense.params["b"]
-    old.params["V"][...] = old.feature_map.weight_features(weights, dense_bias).T
+    old.params["V"][...] = old.tower.weight_features(weights, dense_bias).T
     if old.bias:
         old.params["b"].fill(0)
     assert layer.params.keys() == old.params.keys() and layer.buffers.keys() == old.buffers.keys()
@@ -191,7 +191,8 @@ def test_training_v_fits_a_teacher(rng):
 
 @pytest.mark.parametrize("activation", ["gaussian", "relu"])
 def test_save_load_round_trip(activation, tmp_path, rng):
-    model = Sequential(SNNK(6, 4, 10, activation=activation, draws="orthogonal", M=0.0, rng=7), Dense(4, 2, rng=1))
+    model = Sequential(SNNK(6, 4, 10, activation=activation, draws="orthogonal", variance_param=0.0, rng=7),
+                       Dense(4, 2, rng=1))
     perturb_params(model[0], rng)
     x = _small_inputs(rng, 3, 6)
     path = save_model(model, tmp_path / "snnk.npz")
@@ -222,14 +223,14 @@ def test_float32_stays_float32(activation, rng):
 
 
 def test_config_and_seed_determinism(rng):
-    layer = SNNK(5, 3, 9, activation="gaussian", M=0.1, draws="orthogonal", bias=False, rng=11)
+    layer = SNNK(5, 3, 9, activation="gaussian", variance_param=0.1, draws="orthogonal", bias=False, rng=11)
     config = layer.get_config()
-    assert config == {"d_in": 5, "d_out": 3, "m": 9, "activation": "gaussian", "M": 0.1, "draws": "orthogonal",
-                      "kappa": 0.0, "bias": False, "rng": 11, "dtype": "float64"}
+    assert config == {"d_in": 5, "d_out": 3, "n_directions": 9, "activation": "gaussian", "variance_param": 0.1,
+                      "draws": "orthogonal", "kappa": 0.0, "bias": False, "rng": 11, "dtype": "float64"}
     twin = SNNK.from_config(config)
     x = _small_inputs(rng, 4, 5)
     np.testing.assert_array_equal(twin.forward(x), layer.forward(x))  # same G, xi and initial V
-    other = SNNK(5, 3, 9, activation="gaussian", M=0.1, draws="orthogonal", bias=False, rng=12)
+    other = SNNK(5, 3, 9, activation="gaussian", variance_param=0.1, draws="orthogonal", bias=False, rng=12)
     assert not np.array_equal(other.buffers["G"], layer.buffers["G"])
     from_generator = SNNK(5, 3, 9, rng=np.random.default_rng(3))
     assert from_generator.seed == SNNK(5, 3, 9, rng=np.random.default_rng(3)).seed
@@ -238,11 +239,61 @@ def test_config_and_seed_determinism(rng):
 def test_validation_errors(rng):
     with pytest.raises(ValueError, match=r"activation must be one of \['cos', 'sin', 'exp', 'gaussian', 'relu'\]"):
         SNNK(3, 2, 4, activation="gelu")
-    with pytest.raises(ValueError, match="m must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="n_directions must be a positive int, got 0"):
         SNNK(3, 2, 0)
+    with pytest.raises(TypeError, match="SNNK needs n_directions"):
+        SNNK(3, 2)
     with pytest.raises(TypeError, match="bias must be a bool, got 1"):
         SNNK(3, 2, 4, bias=1)
-    with pytest.raises(ValueError, match="relu needs M=0"):
-        SNNK(3, 2, 4, M=0.5)
+    with pytest.raises(ValueError, match="relu needs variance_param=0"):
+        SNNK(3, 2, 4, variance_param=0.5)
+    with pytest.raises(TypeError, match=r"rpnumpy.layers.SNNK\(\) got an unexpected keyword argument 'width'"):
+        SNNK(3, 2, 4, width=3)
     with pytest.raises(ValueError, match="x has 4 features but the layer expects d_in=3"):
         SNNK(3, 2, 4, rng=0).forward(np.zeros((2, 4)))
+
+
+# --------------------------------------------------------------------------- the old names
+def test_old_keywords_m_and_M_work_with_a_warning(rng):
+    new = SNNK(4, 3, 6, activation="cos", variance_param=0.2, rng=2)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = SNNK(4, 3, m=6, activation="cos", M=0.2, rng=2)
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith("rpnumpy.layers.SNNK(M=...) has moved to rpnumpy.layers.SNNK(variance_param=...)")
+    assert messages[1].startswith("rpnumpy.layers.SNNK(m=...) has moved to rpnumpy.layers.SNNK(n_directions=...)")
+    assert old.get_config() == new.get_config()
+    x = _small_inputs(rng, 3, 4)
+    np.testing.assert_array_equal(old.forward(x), new.forward(x))
+    with pytest.raises(TypeError, match="got both n_directions= and its old name m="):
+        SNNK(4, 3, 6, m=6)
+    dense = Dense(4, 3, rng=0)
+    with pytest.warns(DeprecationWarning, match=r"SNNK.from_dense\(m=...\) has moved to"):
+        from_old = SNNK.from_dense(dense, m=6, activation="exp", rng=1)
+    np.testing.assert_array_equal(from_old.params["V"], SNNK.from_dense(dense, 6, activation="exp", rng=1).params["V"])
+
+
+def test_feature_map_and_m_attributes_are_deprecated():
+    layer = SNNK(4, 3, 6, activation="sin", rng=0)
+    with pytest.warns(DeprecationWarning, match="SNNK.feature_map has moved to rpnumpy.layers.SNNK.tower"):
+        assert layer.feature_map is layer.tower
+    with pytest.warns(DeprecationWarning, match="rpnumpy.layers.SNNK.m has moved to rpnumpy.layers.SNNK.n_directions"):
+        assert layer.m == 6
+
+
+def test_a_config_saved_with_the_old_keys_loads(tmp_path, rng):
+    """Configs written before the rename (keys "m" and "M") load, with a warning that is not a "has moved to" error."""
+    from rpnumpy.layers.base import layer_from_config
+
+    new = SNNK(5, 3, 7, activation="gaussian", variance_param=0.1, draws="orthogonal", rng=4)
+    old_config = {"d_in": 5, "d_out": 3, "m": 7, "activation": "gaussian", "M": 0.1, "draws": "orthogonal",
+                  "kappa": 0.0, "bias": True, "rng": 4, "dtype": "float64"}
+    with pytest.warns(DeprecationWarning, match=r"this SNNK config uses the old keys \['m', 'M'\], now "
+                                                r"\['n_directions', 'variance_param'\]") as caught:
+        loaded = layer_from_config({"class": "SNNK", "config": old_config})
+    assert not any("has moved to" in str(w.message) for w in caught)
+    assert loaded.get_config() == new.get_config()
+    x = _small_inputs(rng, 3, 5)
+    np.testing.assert_array_equal(loaded.forward(x), new.forward(x))
+    with pytest.raises(ValueError, match="must not hold both 'm' and 'n_directions'"):
+        SNNK.from_config({**new.get_config(), "m": 7})

@@ -344,3 +344,18 @@ def test_bad_teachers_inputs_and_factories_are_refused(rng):
         LowRankFactory(-1)
     with pytest.raises(ValueError, match="y must have shape \\(20, d_out=3\\) to match x"):
         fit_layer(EUGen(12, 3, m=2, rng=0), x, x)
+
+
+def test_snnk_factory_takes_n_directions_and_the_old_keyword_m_with_a_warning():
+    factory = SNNKFactory(6, activation="cos", rng=0)
+    assert factory.n_directions == 6 and repr(factory) == "SNNK(n_directions=6, activation='cos')"
+    layer = factory(4, 3, np.float64)
+    assert layer.n_directions == 6 and layer.n_features == 12 and layer.activation == "cos"
+    with pytest.warns(DeprecationWarning, match=r"rpnumpy.transfer.SNNKFactory\(m=...\) has moved to "
+                                                r"rpnumpy.transfer.SNNKFactory\(n_directions=...\)"):
+        old = SNNKFactory(m=6, activation="cos", rng=0)
+    assert old(4, 3, np.float64).get_config() == layer.get_config()
+    with pytest.warns(DeprecationWarning, match="SNNKFactory.m has moved to rpnumpy.transfer.SNNKFactory.n_directions"):
+        assert old.m == 6
+    with pytest.raises(TypeError, match="SNNKFactory needs n_directions"):
+        SNNKFactory()

@@ -1,18 +1,19 @@
 r"""Chapter 'snnk': universal random features, SNNK layers and fully bundled networks.
 
-Sehanobish, Choromanski et al., "Scalable Neural Network Kernels" (ICLR 2024).
+Sehanobish, Choromanski et al., "Scalable Neural Network Kernels" (ICLR 2024, arXiv:2310.13225).
 What the paper claims is quoted as the paper's; every number in this chapter is
 measured here (float64 for the kernel study, float32 for the networks). The
-research digest (``research/snnk.md``) supplies the derivations and a
-reference table of kernel-estimation errors computed by its authors (not by
-the paper, whose tables are not available).
+derivations are in :mod:`rpnumpy.features`. Two tables of reference values,
+computed with an independent NumPy implementation of the same protocols (not
+taken from the paper, whose tables are not available), are stored in this
+module for comparison: :data:`REFERENCE_MSE` and :data:`TOY_REFERENCE`.
 
 Three experiments:
 
-1. **Point-wise kernel estimation** (digest §6.1 E2): the MSE of
+1. **Point-wise kernel estimation**: the MSE of
    :math:`\Phi(x)^\top\Psi(w, b)` against :math:`f(w^\top x + b)` (the arc-cosine
    kernel for relu) as a function of the number of random directions ``m``, for
-   i.i.d. and orthogonal draws, against the digest's §4.3 table.
+   i.i.d. and orthogonal draws, against the reference table.
 2. **SNNK hidden layer on MNIST / Fashion-MNIST**: the 784-256-10 MLP with its
    hidden ``Dense + ReLU`` replaced by ``SNNK(784 → 256, m)`` (as the paper's
    code replaces ``Linear + GELU``), trained with the dense MLP's recipe;
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..bundling import FullyBundledNetwork, one_hot
-from ..features import FEATURE_MAPS, RandomFeatureMap
+from ..features import FEATURE_MAPS, random_feature_tower
 from ..layers import Dense
 from ..losses import MeanSquaredError
 from ..models import mnist_mlp, snnk_mlp
@@ -50,8 +51,8 @@ KERNEL_POINTS = 20  # 20 x and 20 (w, b): 400 pairs
 KERNEL_REDRAWS = 50
 DRAWS = ("iid", "orthogonal")
 
-#: The research digest's own reference MSEs (§4.3: NumPy, float64, M = 0, 400 pairs, 50 redraws of G),
-#: m = 16 / 64 / 256 / 1024. Computed by the digest's authors, not taken from the paper.
+#: Reference MSEs from an independent NumPy implementation of the same protocol (float64, M = 0, 400 pairs,
+#: 50 redraws of G), m = 16 / 64 / 256 / 1024. Not taken from the paper.
 REFERENCE_MSE: dict[tuple[int, float, str], dict[str, tuple[float, ...]]] = {
     (8, 0.5, "cos"): {"iid": (2.0e-2, 4.8e-3, 1.2e-3, 3.1e-4), "orthogonal": (1.6e-2, 4.7e-3, 1.0e-3, 2.6e-4)},
     (8, 0.5, "relu"): {"iid": (1.1e-3, 2.7e-4, 6.7e-5, 1.7e-5), "orthogonal": (7.9e-4, 2.1e-4, 4.5e-5, 1.2e-5)},
@@ -80,18 +81,18 @@ def kernel_mse(activation: str, d: int, r: float, m: int, draws: str, redraws: i
     """MSE of the estimate over 400 (x, w) pairs and ``redraws`` independent draws of G, and the i.i.d. prediction.
 
     The estimator is unbiased, so its MSE is its variance: ``predicted`` is the
-    mean over the pairs of :meth:`~rpnumpy.features.RandomFeatureMap.predicted_variance`.
+    mean over the pairs of the tower's :meth:`~rpnumpy.features.RandomFeatureTower.predicted_variance`.
     """
     x, w, b = kernel_points(d, r, seed)
     bias = None if activation == "relu" else b  # the ReLU tower has no bias
     seeds = np.random.default_rng([seed, m, DRAWS.index(draws), FEATURE_MAPS.index(activation)])
     errors, target = [], None
     for _ in range(redraws):
-        fmap = RandomFeatureMap(activation, d, m, draws=draws, rng=seeds)
-        if target is None:  # f(w^T x + b) does not depend on G: computed once, from the first draw's map
-            target = fmap.target(x, w, bias)
-        errors.append(np.mean((fmap.estimate(x, w, bias) - target) ** 2))
-    return {"mse": float(np.mean(errors)), "predicted": float(np.mean(fmap.predicted_variance(x, w, bias)))}
+        tower = random_feature_tower(activation, d, m, draws=draws, rng=seeds)
+        if target is None:  # f(w^T x + b) does not depend on G: computed once, from the first draw's tower
+            target = tower.target(x, w, bias)
+        errors.append(np.mean((tower.estimate(x, w, bias) - target) ** 2))
+    return {"mse": float(np.mean(errors)), "predicted": float(np.mean(tower.predicted_variance(x, w, bias)))}
 
 
 def loglog_slope(ms: tuple[int, ...], values: list[float]) -> float:
@@ -117,7 +118,7 @@ def kernel_study(ms: tuple[int, ...], cells: tuple, redraws: int, seed: int) -> 
 
 
 def reference_comparison(curves: dict[str, Any]) -> list[dict[str, Any]]:
-    """Our MSE over the digest's table, cell by cell (only the cells we measured)."""
+    """Our MSE over the reference table's, cell by cell (only the cells we measured)."""
     rows = []
     for (d, r, activation), by_draws in REFERENCE_MSE.items():
         for draws, reference in by_draws.items():
@@ -144,17 +145,17 @@ SEEDS = (0, 1, 2)
 L2_GRID = (1e-8, 1e-6, 1e-4, 1e-2)
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 RACE_BATCH = 128
-#: The digest's toy (§4.3): ridge 1e-3, test MSE for m = 64 / 256 / 1024 (the digest's own numbers).
+#: The reference toy run (the same independent implementation): ridge 1e-3, test MSE for m = 64 / 256 / 1024.
 TOY_REFERENCE = {"cos": (0.046, 0.033, 0.010), "relu": (0.038, 0.029, 0.037), "relu-relu": (0.065, 0.024, 0.018)}
-TOY_VARIANCE = 0.284  # the digest's var(y_test); our teacher's differs, so MSEs are also shown divided by it
+TOY_VARIANCE = 0.284  # the reference run's var(y_test); our teacher's differs, so MSEs are also shown divided by it
 TOY_TOWERS = {"cos": ["cos"], "relu": ["relu"], "relu-relu": ["relu", "relu"]}
 
 
 def teacher_task(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, ...]:
-    r"""The digest's synthetic teacher: :math:`y = \sum_{j\le 16} v_j \sin(w_j^\top x + b_j) + 0.05\,\epsilon`.
+    r"""The reference toy run's teacher: :math:`y = \sum_{j\le 16} v_j \sin(w_j^\top x + b_j) + 0.05\,\epsilon`.
 
     :math:`d = 8`, :math:`x \sim N(0, I/8)`. The teacher's draws are ours (the
-    digest does not give them): :math:`w_j \sim N(0, I_8)`,
+    reference run's are not recorded): :math:`w_j \sim N(0, I_8)`,
     :math:`b_j \sim U(-\pi, \pi)`, :math:`v_j \sim N(0, 1/16)`, always from seed 0;
     ``seed`` drives the samples.
     """
@@ -300,10 +301,11 @@ def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> No
                          "within_factor_2": f"{sum(within)}/{len(within)}", "seconds": seconds}
     ctx.text(
         "### 1. Point-wise kernel estimation: MSE against m\n\n"
-        f"Setting (the digest's §4.3): 20 inputs x and 20 weights (w, b) with ‖x‖ = ‖w‖ = r, b ~ U(−1, 1) (b = 0 "
-        f"for relu), M = 0; the MSE of Φ(x)ᵀΨ(w, b) against f(wᵀx + b) (the arc-cosine kernel for relu), averaged "
-        f"over the 400 pairs and {redraws} independent draws of G; m = {', '.join(map(str, ms))}; i.i.d. Gaussian "
-        f"directions or orthogonal blocks (sign-fixed QR, chi norms). The gaussian activation is skipped at r = 1 "
+        f"Setting (the reference table's protocol): 20 inputs x and 20 weights (w, b) with ‖x‖ = ‖w‖ = r, "
+        f"b ~ U(−1, 1) (b = 0 for relu), M = 0; the MSE of Φ(x)ᵀΨ(w, b) against f(wᵀx + b) (the arc-cosine "
+        f"kernel for relu), averaged over the 400 pairs and {redraws} independent draws of G; "
+        f"m = {', '.join(map(str, ms))}; i.i.d. Gaussian directions or orthogonal blocks (sign-fixed QR, chi "
+        f"norms). The gaussian activation is skipped at r = 1 "
         f"(its variance is infinite for ‖x‖² ≥ 1/2). Log-log slopes of MSE against m range from "
         f"{min(slopes):.2f} to {max(slopes):.2f} (1/m is −1). {seconds:.0f} s."
     )
@@ -313,10 +315,10 @@ def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> No
                      _fmt(c["predicted_iid"][-1]) if c["draws"] == "iid" else ""])
     ctx.table(["d, r, f, draws", *(f"m={m}" for m in ms), "slope", f"predicted i.i.d. (m={ms[-1]})"], rows)
     ctx.text(
-        f"**Against the research digest's reference table** (§4.3; computed by the digest's authors in NumPy, not "
-        f"the paper's numbers): {sum(within)} of {len(within)} cells within a factor of 2 (ratio = ours / digest)."
+        f"**Against the reference table** (an independent NumPy implementation of the same protocol, not the "
+        f"paper's numbers): {sum(within)} of {len(within)} cells within a factor of 2 (ratio = ours / reference)."
     )
-    ctx.table(["d", "r", "f", "draws", "ours", "digest", "ratios"],
+    ctx.table(["d", "r", "f", "draws", "ours", "reference", "ratios"],
               [[row["d"], row["r"], row["activation"], row["draws"], " / ".join(_fmt(v) for v in row["ours"]),
                 " / ".join(_fmt(v) for v in row["reference"]), " / ".join(f"{v:.2f}" for v in row["ratios"])]
                for row in comparison])
@@ -432,7 +434,7 @@ def _bundled_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> N
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
 
-    # 3a. The digest's toy: one tower seed per row in quick mode, three otherwise.
+    # 3a. The reference toy run: one tower seed per row in quick mode, three otherwise.
     toy_ms = (64, 256) if quick else (64, 256, 1024)
     tower_seeds = (0,) if quick else (0, 1, 2)
     x_train, y_train, x_test, y_test = teacher_task(2000, 1000, seed=1)
@@ -449,13 +451,14 @@ def _bundled_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> N
                               "tower_seeds": list(tower_seeds)}
     ctx.text(
         "### 3. Fully bundled networks: ŷ = V z(x) + c with z fixed, fitted in closed form\n\n"
-        f"**The digest's toy (§4.3).** Teacher y = Σ_(j≤16) v_j sin(w_jᵀx + b_j) + 0.05ε, d = 8, x ~ N(0, I/8), "
+        f"**The reference toy run.** Teacher y = Σ_(j≤16) v_j sin(w_jᵀx + b_j) + 0.05ε, d = 8, x ~ N(0, I/8), "
         f"2,000 training and 1,000 test samples; our teacher draws (w_j ~ N(0, I), b_j ~ U(−π, π), v_j ~ N(0, 1/16)) "
-        f"give var(y_test) = {y_test.var():.3f} (the digest's: 0.284). Ridge λ = 1e-3 (absolute, as in the digest); "
-        f"test MSE averaged over {len(tower_seeds)} tower seed(s). The digest's column is its authors' own toy run."
+        f"give var(y_test) = {y_test.var():.3f} (the reference run's: 0.284). Ridge λ = 1e-3 (absolute, as in the "
+        f"reference run); test MSE averaged over {len(tower_seeds)} tower seed(s). The reference column is the "
+        f"independent implementation's own toy run."
     )
     var_test = float(y_test.var())
-    ctx.table(["towers", *(f"m={m}: MSE (÷ var)" for m in toy_ms), "digest, m = 64 / 256 / 1024: MSE (÷ 0.284)"],
+    ctx.table(["towers", *(f"m={m}: MSE (÷ var)" for m in toy_ms), "reference, m = 64 / 256 / 1024: MSE (÷ 0.284)"],
               [[name, *(f"{v:.3f} ({v / var_test:.3f})" for v in values),
                 " / ".join(f"{v:.3f} ({v / TOY_VARIANCE:.3f})" for v in TOY_REFERENCE[name])]
                for name, values in toy.items()])

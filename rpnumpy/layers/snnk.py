@@ -21,12 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import moved_attribute, renamed_config_keys, renamed_keywords
 from .._validation import check_dtype, check_positive_int, seed_from
-from ..features import FEATURE_MAPS, RandomFeatureMap
+from ..features import FEATURE_MAPS, RandomFeatureTower, random_feature_tower
 from .base import Layer
 from .core import Dense
 
 __all__ = ["SNNK"]
+
+#: Constructor keywords and config keys renamed: old name -> new name.
+_RENAMED = {"m": "n_directions", "M": "variance_param"}
 
 
 class SNNK(Layer):
@@ -36,20 +40,19 @@ class SNNK(Layer):
     :math:`\Phi(x)` is ``(n, D)``, ``V`` is ``(D, d_out)`` and is **the
     paper's** :math:`V^\top` (the paper writes :math:`\hat y = \Psi(W, b)\Phi(x)`
     with :math:`\Psi(W, b) \in \mathbb R^{l \times D}`). ``D`` is ``2m`` for
-    cos, sin and gaussian, ``m`` for exp and relu (``feature_map.n_features``).
+    cos, sin and gaussian, ``m`` for exp and relu (``tower.n_features``), with
+    :math:`m` the number of random directions (``n_directions``).
     The random directions ``G`` (``d_in x m``, columns :math:`g_k \sim N(0, I)`)
     and, for the gaussian activation, the frequencies ``xi`` are buffers,
     rebuilt from the seed; no gradient is computed for them.
 
-    Forward, with :math:`S = X P` the projection (:math:`P = cG`; for the
-    gaussian activation :math:`P = cG\operatorname{diag}(\zeta)`,
-    :math:`\zeta = 2\pi\xi`) and the per-feature exponent
-    :math:`A_{ik} = \log C - M\|g_k\|^2 + q_k\|x_i\|^2`:
+    Forward: :math:`\Phi` is the tower's input tower (``tower.forward_input``;
+    the maps are written out in :mod:`rpnumpy.features`):
 
-    * cos, sin, gaussian: :math:`H = e^{A}`, :math:`\Phi = [H\odot\cos S,\ H \odot \sin S]`,
-      with :math:`q_k = 1/2` (:math:`\zeta_k^2/2` for gaussian);
-    * exp: :math:`\Phi = e^{S + A}` with :math:`q_k = -1/2`;
-    * relu: :math:`\Phi = \max(XG, \kappa)/\sqrt m`.
+    * cos, sin, gaussian: :math:`\Phi = [H\odot\cos\Theta,\ H \odot \sin\Theta]`
+      (:class:`~rpnumpy.features.trig.TrigTower`);
+    * exp: :math:`\Phi = e^{A}` (:class:`~rpnumpy.features.exp.ExpTower`);
+    * relu: :math:`\Phi = \max(XG, \kappa)/\sqrt m` (:class:`~rpnumpy.features.relu.ReLUTower`).
 
     Backward, given :math:`\delta = \partial L/\partial Y`:
 
@@ -57,39 +60,28 @@ class SNNK(Layer):
 
         \frac{\partial L}{\partial V} = \Phi^\top\delta, \qquad
         \frac{\partial L}{\partial b} = \textstyle\sum_n \delta_{n,:}, \qquad
-        \partial\Phi := \delta V^\top .
+        \partial\Phi := \delta V^\top ,
 
-    The input gradient goes back through the tower (the digest's §1.5 for
-    the trig towers; the others are our derivations):
-
-    * cos, sin, gaussian: split :math:`\partial\Phi = [\partial C \mid \partial S']`; then
-      :math:`\partial S = H\odot(-\partial C\odot\sin S + \partial S'\odot\cos S)`,
-      :math:`\partial H\odot H = H\odot(\partial C\odot\cos S + \partial S'\odot\sin S)` and
-
-      .. math:: \frac{\partial L}{\partial x_i} = (\partial S\, P^\top)_i
-                + 2\Big(\sum_k q_k\,(\partial H \odot H)_{ik}\Big) x_i ,
-
-      the second term because :math:`\partial H_{ik}/\partial x_i = 2 q_k H_{ik} x_i`
-      (for cos/sin, :math:`2q_k = 1`: the digest's :math:`\operatorname{diag}(\sum_k dH_{ik}H_{ik})X`);
-    * exp: with :math:`E = \partial\Phi \odot \Phi`,
-      :math:`\partial L/\partial x_i = (E P^\top)_i - \big(\sum_k E_{ik}\big) x_i`;
-    * relu: :math:`\partial L/\partial X = \big((\partial\Phi \odot 1[XG > \kappa])\, G^\top\big)/\sqrt m`.
-
-    Both :math:`H\cos S` and :math:`H\sin S` are the features themselves, so
-    the backward pass needs only :math:`\Phi` and :math:`x` (relu: the mask).
-    ``backward(dy, input_grad=False)`` skips :math:`\partial\Phi` and the
-    product with :math:`P^\top`.
+    and :math:`\partial L/\partial x` is ``tower.backward_input`` of :math:`\partial\Phi`: for the
+    trig towers :math:`(\partial\Theta\,P^\top)_i + 2(\sum_k q_k\,\partial A_{ik})\,x_i` with
+    :math:`\partial\Theta = \partial\Phi^{s}\odot\Phi^{c} - \partial\Phi^{c}\odot\Phi^{s}` and
+    :math:`\partial A = \partial\Phi^{c}\odot\Phi^{c} + \partial\Phi^{s}\odot\Phi^{s}`; for exp,
+    with :math:`E = \partial\Phi \odot \Phi`, :math:`(E P^\top)_i - (\sum_k E_{ik})\,x_i`; for relu
+    :math:`\big((\partial\Phi \odot 1[XG > \kappa])\, G^\top\big)/\sqrt m` (the derivations are in
+    the tower classes). The backward pass needs only :math:`\Phi` and :math:`x` (relu: the mask).
+    ``backward(dy, input_grad=False)`` skips :math:`\partial\Phi` and the tower's backward pass.
 
     Parameters
     ----------
     d_in, d_out : int
-    m : int
-        Number of random directions.
+    n_directions : int
+        :math:`m`, the number of random directions of the tower.
     activation : {'cos', 'sin', 'exp', 'gaussian', 'relu'}, default='relu'
         The tower (see :mod:`rpnumpy.features`). **relu estimates the
         arc-cosine kernel, not ReLU(wᵀx).**
-    M : float, default=0.0
-        Variance parameter of the URF towers (> -1/4; > -1/8 for finite variance).
+    variance_param : float, default=0.0
+        :math:`M`, the variance parameter of the URF towers' Gaussian lemma
+        (> -1/4; > -1/8 for finite variance); relu needs 0.
     draws : {'iid', 'orthogonal'}, default='iid'
     kappa : float, default=0.0
         Floor of the ReLU tower.
@@ -99,6 +91,14 @@ class SNNK(Layer):
         One int seed is drawn from it; ``G``, ``xi`` and the initial ``V``
         come from it.
     dtype : float32 or float64, default=float64
+    m, M
+        Deprecated spellings of ``n_directions`` and ``variance_param``.
+
+    Attributes
+    ----------
+    tower : RandomFeatureTower
+        The random-feature tower (:func:`rpnumpy.features.random_feature_tower`),
+        built from the layer's seed.
 
     Notes
     -----
@@ -112,7 +112,7 @@ class SNNK(Layer):
     :meth:`from_dense` to start from a trained layer instead.
 
     Inputs should have :math:`\|x\| \lesssim 1` for the URF towers (the
-    variance grows like :math:`e^{\|x\|^2}`); the feature map warns with a
+    variance grows like :math:`e^{\|x\|^2}`); the tower warns with a
     :class:`~rpnumpy.features.RandomFeatureVarianceWarning` on overflow.
     """
 
@@ -120,55 +120,87 @@ class SNNK(Layer):
         self,
         d_in: int,
         d_out: int,
-        m: int,
+        n_directions: int | None = None,
         *,
         activation: str = "relu",
-        M: float = 0.0,
+        variance_param: float = 0.0,
         draws: str = "iid",
         kappa: float = 0.0,
         bias: bool = True,
         rng: Any = None,
         dtype: Any = np.float64,
-        _zero_v: bool = False,
+        **renamed: Any,
     ) -> None:
-        # _zero_v (private, for from_dense): start from V = 0 instead of drawing W0 and running its tower.
+        values = renamed_keywords("rpnumpy.layers.SNNK", renamed, {
+            "m": ("n_directions", n_directions, None), "M": ("variance_param", variance_param, 0.0)})
+        self._build(d_in, d_out, values["n_directions"], activation=activation,
+                    variance_param=values["variance_param"], draws=draws, kappa=kappa, bias=bias, rng=rng,
+                    dtype=dtype)
+        self._init_params(self._initial_v())
+
+    def _build(
+        self, d_in: int, d_out: int, n_directions: int | None, *, activation: str, variance_param: float,
+        draws: str, kappa: float, bias: bool, rng: Any, dtype: Any,
+    ) -> None:
+        """Everything but the parameters: sizes, the tower and its buffers."""
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
-        self.m = check_positive_int(m, "m")
+        if n_directions is None:
+            raise TypeError("SNNK needs n_directions, the number of random directions of its tower")
+        self.n_directions = check_positive_int(n_directions, "n_directions")
         if activation not in FEATURE_MAPS:
             raise ValueError(f"activation must be one of {list(FEATURE_MAPS)}, got {activation!r}")
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be a bool, got {bias!r} of type {type(bias).__name__}")
         super().__init__(check_dtype(dtype))
         self.seed = seed_from(rng)
-        self.feature_map = RandomFeatureMap(
-            activation, self.d_in, self.m, M=M, draws=draws, kappa=kappa, rng=self.seed, dtype=self.dtype
+        self.tower: RandomFeatureTower = random_feature_tower(
+            activation, self.d_in, self.n_directions, variance_param=variance_param, draws=draws, kappa=kappa,
+            rng=self.seed, dtype=self.dtype,
         )
-        self.activation = activation
+        tower_config = self.tower.get_config()
+        self.activation, self.draws = activation, draws
+        self.variance_param = tower_config.get("variance_param", 0.0)
+        self.kappa = tower_config.get("kappa", 0.0)
         self.bias = bias
-        self.buffers["G"] = self.feature_map.G
-        if self.feature_map.xi is not None:
-            self.buffers["xi"] = self.feature_map.xi
-        if _zero_v:
-            self._add_param("V", np.zeros((self.n_features, self.d_out), dtype=self.dtype))
-        else:
-            self._add_param("V", self._initial_v())
-        if bias:
+        self.buffers["G"] = self.tower.G
+        if self.tower.xi is not None:
+            self.buffers["xi"] = self.tower.xi
+
+    def _init_params(self, v: np.ndarray) -> None:
+        """``V`` (C-contiguous, the layer's dtype) and a zero ``b``."""
+        self._add_param("V", np.ascontiguousarray(v, dtype=self.dtype))
+        if self.bias:
             self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
 
     def _initial_v(self) -> np.ndarray:
         # W0 comes from the second child stream of the seed (the first gives the gaussian's xi).
         stream = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(2)[1])
         w0 = stream.standard_normal((self.d_out, self.d_in)) / math.sqrt(self.d_in)
-        return np.ascontiguousarray(self.feature_map.weight_features(w0.astype(self.dtype)).T)
+        return self.tower.weight_features(w0.astype(self.dtype)).T
 
     @property
     def n_features(self) -> int:
         """``D``, the width of :math:`\\Phi(x)` and the number of rows of ``V``."""
-        return self.feature_map.n_features
+        return self.tower.n_features
+
+    feature_map = moved_attribute("rpnumpy.layers.SNNK", "feature_map", "tower")
+    m = moved_attribute("rpnumpy.layers.SNNK", "m", "n_directions")
 
     @classmethod
-    def from_dense(cls, dense: Dense, m: int, *, activation: str, **kwargs: Any) -> SNNK:
+    def from_dense(
+        cls,
+        dense: Dense,
+        n_directions: int | None = None,
+        *,
+        activation: str,
+        variance_param: float = 0.0,
+        draws: str = "iid",
+        kappa: float = 0.0,
+        bias: bool = True,
+        rng: Any = None,
+        **renamed: Any,
+    ) -> SNNK:
         r"""An SNNK layer whose ``V = Ψ(W, b)ᵀ`` is computed from a (trained) dense layer.
 
         ``dense`` computes ``x @ W + b`` with ``W`` of shape ``(d_in, d_out)``:
@@ -176,7 +208,7 @@ class SNNK(Layer):
         units. With ``V = weight_features(W.T, b).T`` and a zero SNNK bias,
         the layer's output is an unbiased estimate of
         :math:`f(xW + b)` for cos, sin, exp and gaussian: the dense layer
-        followed by the activation ``f``.
+        followed by the activation ``f``. No default ``V`` is drawn.
 
         **relu is different**: ``V = Φ(Wᵀ)ᵀ`` gives the *arc-cosine* layer
         :math:`y_j = k_1(x, w_j)`, not :math:`\mathrm{ReLU}(xW + b)`, and the
@@ -185,27 +217,29 @@ class SNNK(Layer):
         Parameters
         ----------
         dense : Dense
-        m : int
-        activation : {'cos', 'sin', 'exp', 'gaussian', 'relu'}
-        **kwargs
-            Other constructor arguments (``M``, ``draws``, ``kappa``, ``bias``,
-            ``rng``). The dtype is the dense layer's.
+        n_directions, activation, variance_param, draws, kappa, bias, rng
+            As for the constructor (``m``, ``M``: the deprecated spellings). The
+            dtype is the dense layer's.
         """
         if not isinstance(dense, Dense):
             raise TypeError(f"dense must be a rpnumpy Dense layer, got {type(dense).__name__}")
-        if "dtype" in kwargs:
+        if "dtype" in renamed:
             raise TypeError("from_dense takes the dtype of the dense layer; do not pass dtype")
-        # V is overwritten below, so the constructor skips the default V (and b starts at zero anyway).
-        layer = cls(dense.d_in, dense.d_out, m, activation=activation, dtype=dense.dtype, _zero_v=True, **kwargs)
+        values = renamed_keywords("rpnumpy.layers.SNNK.from_dense", renamed, {
+            "m": ("n_directions", n_directions, None), "M": ("variance_param", variance_param, 0.0)})
+        layer = cls.__new__(cls)  # _build then _init_params: the constructor, without drawing a default V
+        layer._build(dense.d_in, dense.d_out, values["n_directions"], activation=activation,
+                     variance_param=values["variance_param"], draws=draws, kappa=kappa, bias=bias, rng=rng,
+                     dtype=dense.dtype)
         # A C-contiguous copy, not the transposed view: the tower's einsum and matmul sum in another order on
         # a strided input, and V would change in the last bits.
         weights = np.ascontiguousarray(dense.params["W"].T)
         dense_bias = None if activation == "relu" else dense.params["b"]
-        layer.params["V"][...] = layer.feature_map.weight_features(weights, dense_bias).T
+        layer._init_params(layer.tower.weight_features(weights, dense_bias).T)
         return layer
 
     def _forward(self, x):
-        features, tower_cache = self.feature_map._forward_input(x)
+        features, tower_cache = self.tower.forward_input(x)
         y = features @ self.params["V"]
         if self.bias:
             y += self.params["b"]
@@ -219,21 +253,25 @@ class SNNK(Layer):
 
     def _backward(self, dy, cache):
         self._param_backward(dy, cache)
-        features, tower_cache = cache
+        _, tower_cache = cache
         d_features = dy @ self.params["V"].T  # ∂Φ = δ Vᵀ
-        return self.feature_map._backward_input(d_features, features, tower_cache)
+        return self.tower.backward_input(d_features, tower_cache)
 
     def get_config(self) -> dict[str, Any]:
-        fmap = self.feature_map
         return {
             "d_in": self.d_in,
             "d_out": self.d_out,
-            "m": self.m,
+            "n_directions": self.n_directions,
             "activation": self.activation,
-            "M": fmap.M,
-            "draws": fmap.draws,
-            "kappa": fmap.kappa,
+            "variance_param": self.variance_param,
+            "draws": self.draws,
+            "kappa": self.kappa,
             "bias": self.bias,
             "rng": self.seed,
             **super().get_config(),
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SNNK:
+        """Build the layer from ``get_config()``; configs saved with the old keys ``m``, ``M`` load too."""
+        return cls(**renamed_config_keys("SNNK", config, _RENAMED))

@@ -138,10 +138,11 @@ def max_pool2d(config: dict, a: Arrays, x):
 
 
 def _tower(activation: str, g, xi, x, *, M: float = 0.0, kappa: float = 0.0):
-    r"""One random-feature input tower :math:`\Phi(x)` of SNNK (Sehanobish, Choromanski et al.), the digest's §2.5.
+    r"""One random-feature input tower :math:`\Phi(x)` of SNNK (Sehanobish, Choromanski et al., arXiv:2310.13225).
 
-    ``g`` holds the directions :math:`g_k` as columns (``x @ g`` is :math:`g_k^\top x`). With
-    :math:`c = \sqrt{1+4M}` and :math:`C = (1+4M)^{d/4}/\sqrt m`:
+    ``g`` holds the directions :math:`g_k` as columns (``x @ g`` is :math:`g_k^\top x`). With the
+    variance parameter :math:`M` (the config's ``variance_param``), :math:`c = \sqrt{1+4M}` and
+    :math:`C = (1+4M)^{d/4}/\sqrt m`:
 
     * relu: :math:`\Phi = \max(xG, \kappa)/\sqrt m`;
     * exp: :math:`\Phi_k = C e^{c g_k^\top x - \|x\|^2/2 - M\|g_k\|^2}`;
@@ -167,7 +168,7 @@ def _tower(activation: str, g, xi, x, *, M: float = 0.0, kappa: float = 0.0):
 
 def snnk(config: dict, a: Arrays, x):
     r"""SNNK: :math:`y = \Phi(x) V + b`; ``V`` is the paper's :math:`V^\top`."""
-    features = _tower(config["activation"], a["G"], a.get("xi"), x, M=config.get("M", 0.0),
+    features = _tower(config["activation"], a["G"], a.get("xi"), x, M=config["variance_param"],
                       kappa=config.get("kappa", 0.0))
     y = anp.dot(features, a["V"])
     return y + a["b"] if config.get("bias", True) else y
@@ -187,7 +188,7 @@ def input_tower(config: dict, a: Arrays, x):
         relu = activation == "relu"
         if relu and config.get("relu_bias", False):
             z = anp.concatenate([z, anp.ones((z.shape[0], 1))], axis=1)
-        z = _tower(activation, a[f"G{j}"], a.get(f"xi{j}"), z, M=0.0 if relu else config.get("M", 0.0),
+        z = _tower(activation, a[f"G{j}"], a.get(f"xi{j}"), z, M=0.0 if relu else config["variance_param"],
                    kappa=config.get("kappa", 0.0) if relu else 0.0)
     return z
 

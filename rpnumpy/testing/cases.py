@@ -473,20 +473,25 @@ def _sequential_cases() -> list[LayerCase]:
 
 
 def _snnk_cases() -> list[LayerCase]:
-    def case(activation: str, draws: str, *, M: float = 0.0, kappa: float = 0.0, bias: bool = True) -> LayerCase:
-        extras = [f"M={M:g}"] * (M != 0.0) + [f"kappa={kappa:g}"] * (kappa != 0.0) + ["no-bias"] * (not bias)
+    def case(activation: str, draws: str, *, variance_param: float = 0.0, kappa: float = 0.0,
+             bias: bool = True) -> LayerCase:
+        # The names write the variance parameter as M (the paper's symbol): they are part of the exchange files.
+        extras = ([f"M={variance_param:g}"] * (variance_param != 0.0) + [f"kappa={kappa:g}"] * (kappa != 0.0)
+                  + ["no-bias"] * (not bias))
         return LayerCase(
             f"SNNK[{','.join([activation, draws, *extras])}]", "SNNK",
-            lambda dt, rng, d: SNNK(d["d_in"], d["d_out"], d["m"], activation=activation, M=M, draws=draws,
-                                    kappa=kappa, bias=bias, rng=_seed(rng), dtype=dt),
-            _flat_in(), _flat_out(), {"d_in": 4, "d_out": 3, "m": 5}, {"d_in": (1, 6), "d_out": (1, 4), "m": (1, 6)},
+            lambda dt, rng, d: SNNK(d["d_in"], d["d_out"], d["n_directions"], activation=activation,
+                                    variance_param=variance_param, draws=draws, kappa=kappa, bias=bias,
+                                    rng=_seed(rng), dtype=dt),
+            _flat_in(), _flat_out(), {"d_in": 4, "d_out": 3, "n_directions": 5},
+            {"d_in": (1, 6), "d_out": (1, 4), "n_directions": (1, 6)},
             input_kind="bounded_norm", input_scale=0.6,
             description=f"y = Phi(x) V + b, the {activation} tower, {draws} directions",
         )
 
     cases = [case(activation, draws) for activation in FEATURE_MAPS for draws in FEATURE_DRAWS]
     # The variance parameter M (URF towers), the ReLU tower's floor kappa, and no bias.
-    return cases + [case("cos", "iid", M=0.3), case("exp", "orthogonal", M=0.25, bias=False),
+    return cases + [case("cos", "iid", variance_param=0.3), case("exp", "orthogonal", variance_param=0.25, bias=False),
                     case("relu", "iid", kappa=-0.2, bias=False)]
 
 

@@ -104,7 +104,7 @@ def _tower(activation: str, g, xi, x, *, M: float = 0.0, kappa: float = 0.0) -> 
 
 def snnk(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
     r"""SNNK, :math:`y = \Phi(x) V + b`."""
-    features = _tower(config["activation"], a["G"], a.get("xi"), x, M=config.get("M", 0.0),
+    features = _tower(config["activation"], a["G"], a.get("xi"), x, M=config["variance_param"],
                       kappa=config.get("kappa", 0.0))
     y = features @ a["V"]
     return y + a["b"] if config.get("bias", True) else y
@@ -122,7 +122,7 @@ def input_tower(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
         relu = activation == "relu"
         if relu and config.get("relu_bias", False):
             z = torch.cat([z, torch.ones((z.shape[0], 1), dtype=torch.float64)], dim=1)
-        z = _tower(activation, a[f"G{j}"], a.get(f"xi{j}"), z, M=0.0 if relu else config.get("M", 0.0),
+        z = _tower(activation, a[f"G{j}"], a.get(f"xi{j}"), z, M=0.0 if relu else config["variance_param"],
                    kappa=config.get("kappa", 0.0) if relu else 0.0)
     return z
 
