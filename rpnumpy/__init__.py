@@ -10,8 +10,8 @@ The layers of the four papers:
 * :class:`HalfLayer`: Alpaydin, half layers, :math:`z = g(u \\odot (xR) + u_0)`;
 * :class:`PRP`, :class:`PRPAutoencoder` (and the baseline :class:`LowRank`): Szorc, parametrized
   random projections, :math:`y = ((x \\odot \\alpha) P) \\odot w + b`;
-* :class:`SNNK`, :class:`InputTower`, :class:`FullyBundledNetwork`: Sehanobish et al., scalable neural
-  network kernels and universal random features (ICLR 2024, arXiv:2310.13225);
+* :class:`SNNK`, :class:`InputTower`, :class:`FullyBundledNetwork`, :class:`TwoTowerMLP`: Sehanobish et al.,
+  scalable neural network kernels and universal random features (ICLR 2024, arXiv:2310.13225);
 * :class:`EUGen`: Kim et al., norm-augmented random features (NeurIPS 2025).
 
 Importing the package registers every layer and network class, so any model file loads.
@@ -19,7 +19,7 @@ See ``ARCHITECTURE.md`` for a map of the package and a reading path.
 """
 
 from . import gradcheck, layers, losses, optim, random_matrices
-from .bundling import FullyBundledNetwork, InputTower, L2Normalize
+from .bundling import FullyBundledNetwork, InputTower, L2Normalize, TwoTowerMLP
 from .gradcheck import check_gradients, check_vjp, relative_error
 from .io import load_model, save_model
 from .layers import (
@@ -81,6 +81,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "TrainingDivergedError",
+    "TwoTowerMLP",
     "__version__",
     "check_gradients",
     "check_vjp",

@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_generator, check_dtype, check_positive_int
-from ..bundling import FullyBundledNetwork, InputTower, L2Normalize
+from ..bundling import FullyBundledNetwork, InputTower, L2Normalize, bundle_mlp
 from ..features import FEATURE_DRAWS, FEATURE_MAPS
 from ..gradcheck import GradcheckReport, check_gradients
 from ..layers import (
@@ -89,6 +89,7 @@ from ..layers import (
     ReLU,
     Reshape,
     Sequential,
+    Sin,
 )
 from ..layers import half as _half_module
 from ..layers import prp as _prp_module
@@ -529,6 +530,12 @@ def _bundling_and_transfer_cases() -> list[LayerCase]:
         first = tower((0, 0), ("relu", "relu"), relu_bias=True)(dt, rng, d)
         return FullyBundledNetwork(first, Dense(first.n_features, d["d_out"], rng=_seed(rng), dtype=dt))
 
+    def two_tower(dt: np.dtype, rng: np.random.Generator, d: _Dims) -> Layer:
+        mlp = Sequential(Dense(d["d_in"], d["h1"], rng=_seed(rng), dtype=dt), ReLU(),
+                         Dense(d["h1"], d["h2"], rng=_seed(rng), dtype=dt), Sin(),
+                         Dense(d["h2"], d["d_out"], rng=_seed(rng), dtype=dt))
+        return bundle_mlp(mlp, [d["m1"], d["m2"]], rng=_seed(rng))
+
     sizes = {"d_in": 4, "m1": 5, "m2": 3}
     ranges = {"d_in": (1, 6), "m1": (1, 6), "m2": (1, 4)}
     return [
@@ -559,6 +566,11 @@ def _bundling_and_transfer_cases() -> list[LayerCase]:
             "FullyBundledNetwork[relu,relu,relu_bias]", "FullyBundledNetwork", bundled, _flat_in(), _flat_out(),
             {**sizes, "d_out": 2}, {**ranges, "d_out": (1, 3)}, input_grad=False,
             description="a fixed two-tower input stage and a trained linear head",
+        ),
+        LayerCase(
+            "TwoTowerMLP[relu,sin]", "TwoTowerMLP", two_tower, _flat_in(), _flat_out(),
+            {**sizes, "h1": 4, "h2": 3, "d_out": 2}, {**ranges, "h1": (1, 5), "h2": (1, 4), "d_out": (1, 3)},
+            input_grad=False, description="a trained MLP rewritten as an input tower and a weight tower",
         ),
     ]
 

@@ -184,6 +184,7 @@ FORWARDS: dict[str, Callable] = {
     "PolynomialActivation": polynomial,
     "InputTower": input_tower,
     "FullyBundledNetwork": sequential,
+    "TwoTowerMLP": sequential,  # its weight tower is not used by the forward pass
     "Sequential": sequential,
 }
 
