@@ -1,19 +1,26 @@
 """Time one training epoch and one inference pass of the same MLP in rpnumpy and in PyTorch (CPU).
 
-The model is the classic MNIST baseline: 784-256-10, ReLU, float32, Adam
-(lr=1e-3, betas (0.9, 0.999), eps 1e-8), softmax cross-entropy, batch 128.
+The default model is the classic MNIST baseline: 784-256-10, ReLU, float32, Adam
+(lr=1e-3, betas (0.9, 0.999), eps 1e-8), softmax cross-entropy, batch 128
+(``--model`` picks the half-layer, PRP, SNNK or EUGen model instead).
 Both frameworks run **in the same process**, on the same data, with the same
 number of threads:
 
 * rpnumpy trains through :func:`rpnumpy.training.fit` (``epochs=1``,
   ``progress=False``): the real library path, not a special benchmark loop.
   Inference is :func:`rpnumpy.training.predict` with batch 1000.
-* PyTorch trains with ``torch.nn.Linear``/``ReLU``, ``torch.optim.Adam`` and
-  ``torch.nn.CrossEntropyLoss`` in a plain, idiomatic loop: once per epoch the
-  training tensor is shuffled (one ``randperm`` and one gather), then the
-  batches are contiguous slices of it; no ``DataLoader``. Like ``fit``, the
-  loop accumulates the epoch's loss and training accuracy. Inference runs the
-  model over batches of 1000 under ``torch.inference_mode()``.
+* PyTorch trains the model's twin, built from the same initial weights
+  (:class:`rpnumpy.testing.torch_reference.TorchTwin`: the parameters are
+  ``torch.nn.Parameter`` objects, the fixed matrices registered buffers, the forward
+  pass the PyTorch reference the tests compare rpnumpy with), with
+  ``torch.optim.Adam`` and ``torch.nn.CrossEntropyLoss`` in a plain, idiomatic
+  loop: once per epoch the training tensor is shuffled (one ``randperm`` and one
+  gather), then the batches are contiguous slices of it; no ``DataLoader``. Like
+  ``fit``, the loop accumulates the epoch's loss and training accuracy. Inference
+  runs the model over batches of 1000 under ``torch.inference_mode()``.
+
+The machine's description is :mod:`machine`'s, the models and their FLOP
+counts are :mod:`models`' (both beside this file).
 
 Protocol: ``--epochs-warmup`` untimed epochs (and inference passes) per
 framework, then ``--repeats`` timed rounds. A round times one epoch and one
@@ -64,31 +71,44 @@ are reported as unavailable and the exit status is still 0.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import datetime
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 try:
-    import rpnumpy
+    import rpnumpy  # noqa: F401
 except ImportError:  # run as ``python benchmarks/bench_mlp.py`` from a checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import rpnumpy
 
-from rpnumpy.fast.optim import FusedAdam
-from rpnumpy.layers import PRP, SNNK, Dense, EUGen, HalfLayer, ReLU, Sequential
-from rpnumpy.losses import SoftmaxCrossEntropy
-from rpnumpy.training import evaluate, fit, predict
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # machine.py and models.py beside this file
+
+from machine import _cpu_clock, _load_average, _others_share, configure_threads, machine_info  # noqa: E402
+from models import (  # noqa: E402
+    ARCHITECTURE,
+    EUGEN_M,
+    MODELS,
+    SNNK_M,
+    _check_model,
+    build_rpnumpy_model,
+    build_torch_model,
+    load_data,
+    model_matmul_flops,
+    peak_fractions,
+    synthetic_data,
+)
+
+from rpnumpy.fast.optim import FusedAdam  # noqa: E402
+from rpnumpy.layers import Sequential  # noqa: E402
+from rpnumpy.losses import SoftmaxCrossEntropy  # noqa: E402
+from rpnumpy.training import evaluate, fit, predict  # noqa: E402
 
 try:
     import torch
@@ -97,16 +117,19 @@ except ImportError:
 
 __all__ = [
     "ARCHITECTURE",
-    "blas_info",
+    "EUGEN_M",
+    "MODELS",
+    "SNNK_M",
     "build_rpnumpy_model",
     "build_torch_model",
     "configure_threads",
     "load_data",
     "machine_info",
     "main",
+    "model_matmul_flops",
     "peak_fractions",
-    "run_benchmark",
     "synthetic_data",
+    "run_benchmark",
     "time_rpnumpy_epoch",
     "time_rpnumpy_inference",
     "time_torch_epoch",
@@ -114,11 +137,8 @@ __all__ = [
     "torch_accuracy",
 ]
 
-#: Layer widths of the benchmarked MLP.
-ARCHITECTURE = (784, 256, 10)
 BATCH_SIZE = 128
 INFERENCE_BATCH_SIZE = 1000
-LEARNING_RATE = 1e-3
 #: Every final test accuracy must exceed this after full-MNIST epochs.
 SANITY_ACCURACY = 0.9
 #: Above this share of the CPUs used by other processes during a timed epoch, the report warns.
@@ -126,372 +146,8 @@ NOISY_SHARE = 0.05
 #: Seconds to wait before each timed run (lets the other framework's threads go idle).
 PAUSE_SECONDS = 0.2
 
-_THREAD_ENV_VARS = (
-    "OPENBLAS_CORETYPE",
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "GOTO_NUM_THREADS",
-)
-
-
-# --------------------------------------------------------------------------- machine and BLAS
-
-
-def _loaded_libraries() -> list[str]:
-    """Paths of the shared libraries mapped into this process (Linux; empty elsewhere)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            paths = {line.split()[-1] for line in fh if "/" in line and ".so" in line}
-    except OSError:
-        return []
-    return sorted(paths)
-
-
-def _openblas_call(lib: ctypes.CDLL, name: str, restype: Any, *args: Any) -> Any:
-    """Call ``openblas_<name>`` under whichever symbol prefix/suffix this build exports."""
-    for prefix in ("", "scipy_"):
-        for suffix in ("", "64_", "_64_", "64"):
-            fn = getattr(lib, f"{prefix}openblas_{name}{suffix}", None)
-            if fn is not None:
-                fn.restype = restype
-                return fn(*args)
-    raise AttributeError(f"openblas_{name}")
-
-
-def _numpy_openblas() -> tuple[str, ctypes.CDLL] | None:
-    """The OpenBLAS library numpy loaded, as ``(path, handle)``, or None."""
-    libs = [p for p in _loaded_libraries() if "openblas" in os.path.basename(p).lower()]
-    # prefer the copy shipped with numpy (torch may load a BLAS of its own)
-    libs.sort(key=lambda p: "numpy" not in p)
-    for path in libs:
-        try:
-            return path, ctypes.CDLL(path)
-        except OSError:
-            continue
-    return None
-
-
-def blas_info() -> dict[str, Any]:
-    """Which BLAS numpy uses: library, version, thread count and CPU kernel.
-
-    Uses ``threadpoolctl`` when it is installed; otherwise numpy's build
-    configuration (``numpy.show_config(mode="dicts")``) plus, for OpenBLAS,
-    its own ``openblas_get_num_threads``/``openblas_get_corename`` through
-    ctypes. Fields that cannot be found are None.
-    """
-    info: dict[str, Any] = {
-        "library": None,
-        "version": None,
-        "threads": None,
-        "architecture": None,
-        "filepath": None,
-        "source": None,
-    }
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None
-    if threadpoolctl is not None:
-        pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
-        pools.sort(key=lambda p: "numpy" not in str(p.get("filepath", "")))
-        if pools:
-            p = pools[0]
-            info.update(
-                library=p.get("internal_api"),
-                version=p.get("version"),
-                threads=p.get("num_threads"),
-                architecture=p.get("architecture"),
-                filepath=p.get("filepath"),
-                source=f"threadpoolctl {threadpoolctl.__version__}",
-            )
-            return info
-    try:
-        config = np.show_config(mode="dicts")
-        blas = config["Build Dependencies"]["blas"]
-        info.update(library=blas.get("name"), version=blas.get("version"), source="numpy.show_config")
-    except Exception:  # very old numpy: no mode="dicts"
-        pass
-    found = _numpy_openblas()
-    if found is not None:
-        path, lib = found
-        info["filepath"] = path
-        try:
-            info["threads"] = int(_openblas_call(lib, "get_num_threads", ctypes.c_int))
-            info["architecture"] = _openblas_call(lib, "get_corename", ctypes.c_char_p).decode()
-            info["config"] = _openblas_call(lib, "get_config", ctypes.c_char_p).decode().strip()
-            info["source"] = f"{info['source'] or 'build config'} + openblas ctypes"
-        except (AttributeError, OSError):
-            pass
-    return info
-
-
-def _set_blas_threads(n: int) -> bool:
-    """Limit numpy's BLAS to ``n`` threads; return whether it worked."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None
-    if threadpoolctl is not None:
-        # kept alive for the whole process on purpose (the limit lasts until exit)
-        _set_blas_threads.limiter = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-        return True
-    found = _numpy_openblas()
-    if found is None:
-        return False
-    try:
-        _openblas_call(found[1], "set_num_threads", None, ctypes.c_int(n))
-    except AttributeError:
-        return False
-    return True
-
-
-def configure_threads(threads: int | None = None) -> int:
-    """Give numpy's BLAS and PyTorch the same number of threads and return it.
-
-    With ``threads=None`` numpy's BLAS is left alone and PyTorch gets as many
-    threads as it uses (``os.cpu_count()`` if that cannot be found out).
-    """
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        if not _set_blas_threads(threads):
-            print(
-                f"warning: could not set numpy's BLAS thread count to {threads} (no threadpoolctl, no "
-                f"OpenBLAS found); set OPENBLAS_NUM_THREADS={threads} before starting Python",
-                file=sys.stderr,
-            )
-    else:
-        threads = blas_info()["threads"] or os.cpu_count() or 1
-    if torch is not None:
-        torch.set_num_threads(threads)
-    return threads
-
-
-def _cpuinfo() -> dict[str, Any]:
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if not line.strip():
-                    break  # first processor block only
-                key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
-    except OSError:
-        pass
-    flags = set(fields.get("flags", "").split())
-    return {
-        "cpu_model": fields.get("model name") or platform.processor() or platform.machine(),
-        "cpu_vendor": fields.get("vendor_id"),
-        "cpu_family_model_stepping": (
-            f"{fields['cpu family']}/{fields['model']}/{fields['stepping']}"
-            if {"cpu family", "model", "stepping"} <= fields.keys()
-            else None
-        ),
-        "cpu_simd": [f for f in ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags],
-    }
-
-
-def machine_info() -> dict[str, Any]:
-    """Everything needed to interpret the times: CPU, cores, library versions, BLAS, threads, date."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = None
-    info: dict[str, Any] = {
-        "date_utc": now.isoformat(timespec="seconds"),
-        **_cpuinfo(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": usable,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "rpnumpy": getattr(rpnumpy, "__version__", None),
-        "numpy_blas": blas_info(),
-        "env": {k: os.environ[k] for k in _THREAD_ENV_VARS if k in os.environ},
-    }
-    if torch is None:
-        info["torch"] = None
-    else:
-        show = torch.__config__.show()
-        words = show.replace(",", " ").split()
-        blas = next((w.split("=", 1)[1] for w in words if w.startswith("BLAS_INFO=")), None)
-        info["torch"] = {
-            "version": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "interop_threads": torch.get_num_interop_threads(),
-            "blas": blas,
-            "mkldnn": bool(torch.backends.mkldnn.is_available()),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        }
-    return info
-
-
-# --------------------------------------------------------------------------- data
-
-
-def synthetic_data(n_train: int, n_test: int, *, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Random MNIST-shaped data: float32 images in [0, 1] and int64 labels 0..9.
-
-    Each class has a random prototype image and samples are noisy copies of it,
-    so the data are learnable, but the accuracies mean nothing about MNIST.
-    """
-    gen = np.random.default_rng(seed)
-    d, k = ARCHITECTURE[0], ARCHITECTURE[-1]
-    prototypes = gen.random((k, d), dtype=np.float32)
-    out = []
-    for n in (n_train, n_test):
-        y = gen.integers(0, k, size=n, dtype=np.int64)
-        x = prototypes[y] + gen.normal(0.0, 0.3, size=(n, d)).astype(np.float32)
-        np.clip(x, 0.0, 1.0, out=x)
-        out += [x, y]
-    return tuple(out)
-
-
-def load_data(
-    n_train: int | None = None, n_test: int | None = None, *, synthetic: bool = False
-) -> tuple[tuple[np.ndarray, ...], str]:
-    """``((x_train, y_train, x_test, y_test), name)``: MNIST, or synthetic data of the same shapes.
-
-    ``n_train``/``n_test`` keep only the first images of each set.
-    """
-    if synthetic:
-        return synthetic_data(n_train or 60000, n_test or 10000), "synthetic"
-    from rpnumpy.datasets import load_mnist
-
-    x_train, y_train, x_test, y_test = load_mnist(dtype=np.float32)
-    arrays = (x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test])
-    return tuple(np.ascontiguousarray(a) for a in arrays), "mnist"
-
 
 # --------------------------------------------------------------------------- rpnumpy
-
-
-#: PRP's rate, from the learning-rate range test of the PRP chapter (the MLP rate leaves it under 90%).
-PRP_LEARNING_RATE = 0.04
-#: Random directions of the SNNK model's ReLU tower (D = m features) and of each EUGen order.
-SNNK_M = 256
-EUGEN_M = 256
-EUGEN_ORDER = 2
-
-
-class ModelSpec(NamedTuple):
-    """A benchmarked model: what it is, and the Adam learning rate both frameworks train it with."""
-
-    description: str
-    lr: float = LEARNING_RATE
-
-
-#: The models this script can time, by ``--model`` name.
-MODELS = {
-    "mlp": ModelSpec("MLP 784-256-10 (ReLU)"),
-    "half": ModelSpec("HalfLayer(784->1024, normal R, ReLU) + Dense(1024->10)"),
-    "prp": ModelSpec("PRP 784-512-256-10 (Gaussian P, ReLU)", PRP_LEARNING_RATE),
-    "snnk": ModelSpec(f"SNNK(784->256, ReLU tower, m={SNNK_M}) + Dense(256->10)"),
-    "eugen": ModelSpec(f"EUGen(784->256, order {EUGEN_ORDER}, m={EUGEN_M}) + ReLU + Dense(256->10)"),
-}
-
-
-def _check_model(model: str) -> None:
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
-
-
-def build_rpnumpy_model(seed: int = 0, model: str = "mlp") -> tuple[Sequential, FusedAdam]:
-    """The benchmark model in float32 and its Adam optimizer (see :data:`MODELS`).
-
-    ``"mlp"``: the 784-256-10 ReLU MLP. ``"half"``: a half layer of 1024 units
-    (R fixed, only u and u0 trained) and a dense softmax layer. ``"prp"``: three
-    PRP layers (P fixed; alpha, w, b trained). ``"snnk"``: the SNNK chapter's
-    model, the MLP's hidden Dense+ReLU replaced by SNNK(784 -> 256) with a ReLU
-    tower (G fixed, V and b trained). ``"eugen"``: the EUGen chapter's student
-    shape, EUGen(784 -> 256) of order 2 (G fixed, A and b trained), ReLU and a
-    dense softmax layer, here trained by back-propagation.
-    """
-    _check_model(model)
-    d_in, _, d_out = ARCHITECTURE
-    f32 = np.float32
-    if model == "prp":
-        net = Sequential(PRP(d_in, 512, rng=seed, dtype=f32), ReLU(),
-                         PRP(512, 256, rng=seed + 1, dtype=f32), ReLU(),
-                         PRP(256, d_out, rng=seed + 2, dtype=f32))
-    elif model == "half":
-        net = Sequential(HalfLayer(d_in, 1024, scheme="normal", rng=seed, dtype=f32),
-                         Dense(1024, d_out, rng=seed + 1, dtype=f32))
-    elif model == "snnk":
-        net = Sequential(SNNK(d_in, 256, SNNK_M, activation="relu", rng=seed, dtype=f32),
-                         Dense(256, d_out, rng=seed + 1, init="lecun", dtype=f32))
-    elif model == "eugen":
-        net = Sequential(EUGen(d_in, 256, EUGEN_M, EUGEN_ORDER, rng=seed, dtype=f32), ReLU(),
-                         Dense(256, d_out, rng=seed + 1, dtype=f32))
-    else:
-        net = Sequential(Dense(d_in, 256, rng=seed, dtype=f32), ReLU(), Dense(256, d_out, rng=seed + 1, dtype=f32))
-    return net, FusedAdam(net, lr=MODELS[model].lr)
-
-
-def layer_matmul_flops(layer: Any, *, first: bool, train: bool = True) -> int:
-    r"""Matrix-product FLOPs per input row of one layer: forward, plus backward when ``train``.
-
-    Two FLOPs per multiply-add, counting exactly the products rpnumpy computes
-    in :func:`rpnumpy.training.fit`: weight gradients only for trainable
-    matrices, and the input gradient only when the layer is not ``first``
-    (``fit`` asks the first layer for none). Element-wise work, reductions and
-    bias additions are not counted. PyTorch computes the same products for
-    the twin models (no gradient for buffers, none for the input data).
-    """
-    if isinstance(layer, (Dense, HalfLayer, PRP)):
-        # Dense: x W; backward dW = x^T dy and dx = dy W^T.  HalfLayer: x R; backward only dx (nothing for R).
-        # PRP: (x alpha) P; backward (dy w) P^T, needed for alpha's gradient even in the first layer.
-        backward = {Dense: 1 + (not first), HalfLayer: int(not first), PRP: 1}[type(layer)]
-        return 2 * layer.d_in * layer.d_out * (1 + (backward if train else 0))
-    if isinstance(layer, SNNK):
-        projection = 2 * layer.d_in * layer.n_directions  # S = x G
-        readout = 2 * layer.n_features * layer.d_out  # Phi V
-        backward = readout + ((readout + projection) if not first else 0)  # dV; dPhi = dy V^T and dS G^T
-        return projection + readout + (backward if train else 0)
-    if isinstance(layer, EUGen):
-        projection = 2 * layer.width_plus * layer.m * layer.n_blocks  # x+ G
-        readout = 2 * layer.n_features * layer.d_out  # F A
-        backward = readout  # dA = F^T dy
-        if layer.train_G or not first:
-            backward += readout  # dF = dy A^T
-        if layer.train_G:
-            backward += projection
-        if not first:
-            backward += projection  # dx+ = dP G^T
-        return projection + readout + (backward if train else 0)
-    if layer.params:
-        raise TypeError(f"no FLOP count for {type(layer).__name__}")
-    return 0
-
-
-def model_matmul_flops(model: Sequential, *, train: bool = True) -> int:
-    """Matrix-product FLOPs per input row of the whole model (see :func:`layer_matmul_flops`)."""
-    return sum(layer_matmul_flops(layer, first=(i == 0), train=train) for i, layer in enumerate(model.layers))
-
-
-def peak_fractions(results: dict[str, Any], peak_gflops: float | None) -> dict[str, float | None]:
-    """Share of the float32 matmul peak that each framework's median training epoch reaches.
-
-    Parameters
-    ----------
-    results : dict
-        A :func:`run_benchmark` result (``matmul_flops`` and, per framework, ``train_seconds``).
-    peak_gflops : float or None
-        The peak in GFLOP/s; None when it is unknown.
-
-    Returns
-    -------
-    dict
-        ``{"rpnumpy": share, "torch": share}``: matrix-product FLOPs of a training epoch over its median
-        time, divided by the peak; None without a peak or for a framework that did not run.
-    """
-    return {
-        name: None if peak_gflops is None or results.get(name) is None
-        else results["matmul_flops"]["train_epoch"] / results[name]["train_seconds"]["median"] / (peak_gflops * 1e9)
-        for name in ("rpnumpy", "torch")
-    }
 
 
 def time_rpnumpy_epoch(
@@ -543,107 +199,8 @@ def profile_rpnumpy_epoch(
     return {"total_seconds": stats.total_tt, "rows": entries[:rows]}
 
 
+
 # --------------------------------------------------------------------------- PyTorch
-
-
-def _torch_half_layer(d_in: int, d_out: int, seed: int) -> Any:
-    """A half layer in PyTorch: R a registered buffer (no gradient), u and u0 parameters."""
-
-    class TorchHalfLayer(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            gen = torch.Generator().manual_seed(seed)
-            self.register_buffer("R", torch.randn(d_in, d_out, generator=gen))
-            self.u = torch.nn.Parameter(1.0 / self.R.norm(dim=0))
-            self.u0 = torch.nn.Parameter(torch.zeros(d_out))
-
-        def forward(self, x: Any) -> Any:
-            return torch.relu((x @ self.R) * self.u + self.u0)
-
-    return TorchHalfLayer()
-
-
-def _torch_prp_layer(d_in: int, d_out: int, seed: int) -> Any:
-    """A PRP layer in PyTorch: P a registered buffer (N(0, 1/d_in), no gradient), alpha, w, b parameters."""
-
-    class TorchPRP(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            gen = torch.Generator().manual_seed(seed)
-            self.register_buffer("P", torch.randn(d_in, d_out, generator=gen) / d_in**0.5)
-            self.alpha = torch.nn.Parameter(torch.ones(d_in))
-            self.w = torch.nn.Parameter(torch.ones(d_out))
-            self.b = torch.nn.Parameter(torch.zeros(d_out))
-
-        def forward(self, x: Any) -> Any:
-            return ((x * self.alpha) @ self.P) * self.w + self.b
-
-    return TorchPRP()
-
-
-def _torch_snnk_layer(d_in: int, d_out: int, m: int, seed: int) -> Any:
-    """SNNK with a ReLU tower in PyTorch: y = (max(xG, 0)/sqrt(m)) V + b, G a buffer, V and b parameters."""
-
-    class TorchSNNK(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            gen = torch.Generator().manual_seed(seed)
-            self.register_buffer("G", torch.randn(d_in, m, generator=gen))
-            self.V = torch.nn.Parameter(torch.randn(m, d_out, generator=gen) * (2.0 / d_out) ** 0.5)
-            self.b = torch.nn.Parameter(torch.zeros(d_out))
-
-        def forward(self, x: Any) -> Any:
-            return (torch.relu(x @ self.G) / m**0.5) @ self.V + self.b
-
-    return TorchSNNK()
-
-
-def _torch_eugen_layer(d_in: int, d_out: int, m: int, seed: int) -> Any:
-    """EUGen of order 2 in PyTorch: F = [1, P11, P21 * P22] with P = [x, 1, |x|] G; y = F A + b; G a buffer."""
-
-    class TorchEUGen(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            gen = torch.Generator().manual_seed(seed)
-            self.register_buffer("G", torch.randn(d_in + 2, 3 * m, generator=gen))
-            q = 2 * d_in + 1  # rpnumpy's initial scale of the order-i rows: N(0, 1/(k m q^i))
-            scale = torch.tensor([0.0] + [(2 * m * q) ** -0.5] * m + [(2 * m * q * q) ** -0.5] * m)
-            self.A = torch.nn.Parameter(torch.randn(1 + 2 * m, d_out, generator=gen) * scale[:, None])
-            self.b = torch.nn.Parameter(torch.zeros(d_out))
-
-        def forward(self, x: Any) -> Any:
-            ones = torch.ones(x.shape[0], 1)
-            p = torch.cat([x, ones, x.norm(dim=1, keepdim=True)], dim=1) @ self.G
-            features = torch.cat([ones, p[:, :m], p[:, m: 2 * m] * p[:, 2 * m:]], dim=1)
-            return features @ self.A + self.b
-
-    return TorchEUGen()
-
-
-def build_torch_model(seed: int = 0, model: str = "mlp", *, fused_adam: bool = False) -> tuple[Any, Any]:
-    """The same model in PyTorch (default ``nn.Linear`` initialisation) and its Adam optimizer.
-
-    ``fused_adam=True`` asks for PyTorch's fused Adam kernel (``torch.optim.Adam(..., fused=True)``,
-    opt-in on the CPU); the default is PyTorch's default implementation.
-    """
-    if torch is None:
-        raise RuntimeError("PyTorch is not installed")
-    _check_model(model)
-    d_in, _, d_out = ARCHITECTURE
-    torch.manual_seed(seed)
-    if model == "prp":
-        layers = [_torch_prp_layer(d_in, 512, seed), torch.nn.ReLU(), _torch_prp_layer(512, 256, seed + 1),
-                  torch.nn.ReLU(), _torch_prp_layer(256, d_out, seed + 2)]
-    elif model == "half":
-        layers = [_torch_half_layer(d_in, 1024, seed), torch.nn.Linear(1024, d_out)]
-    elif model == "snnk":
-        layers = [_torch_snnk_layer(d_in, 256, SNNK_M, seed), torch.nn.Linear(256, d_out)]
-    elif model == "eugen":
-        layers = [_torch_eugen_layer(d_in, 256, EUGEN_M, seed), torch.nn.ReLU(), torch.nn.Linear(256, d_out)]
-    else:
-        layers = [torch.nn.Linear(d_in, 256), torch.nn.ReLU(), torch.nn.Linear(256, d_out)]
-    net = torch.nn.Sequential(*layers).to(torch.float32)
-    return net, torch.optim.Adam(net.parameters(), lr=MODELS[model].lr, fused=True if fused_adam else None)
 
 
 def time_torch_epoch(
@@ -706,44 +263,6 @@ def torch_accuracy(model: Any, x: Any, y: Any, *, batch_size: int = INFERENCE_BA
 
 
 # --------------------------------------------------------------------------- protocol
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def _cpu_clock() -> tuple[float, float, float] | None:
-    """(wall, CPU seconds used by the whole machine, CPU seconds used by this process); None off Linux.
-
-    Both CPU counters advance in clock ticks (``SC_CLK_TCK``, usually 10 ms).
-    """
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            ticks = [int(v) for v in fh.readline().split()[1:9]]
-        hz = os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, AttributeError):
-        return None
-    busy = sum(ticks) - ticks[3] - ticks[4]  # everything but idle and iowait
-    me = os.times()
-    return time.perf_counter(), busy / hz, me.user + me.system
-
-
-def _others_share(before: tuple[float, float, float] | None) -> float | None:
-    """Fraction of the machine's CPU capacity used by *other* processes since ``before``.
-
-    Close to 0 on a quiet machine; a timed run with a large share was slowed
-    by competition for the cores and should be distrusted.
-    """
-    after = _cpu_clock()
-    if before is None or after is None:
-        return None
-    wall, busy, mine = (a - b for a, b in zip(after, before))
-    capacity = wall * (os.cpu_count() or 1)
-    tolerance = 3.0 / os.sysconf("SC_CLK_TCK")  # tick granularity of the two counters
-    return max(0.0, busy - mine - tolerance) / capacity if capacity > 0 else None
 
 
 def _settle(pause: float) -> None:
@@ -1120,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python benchmarks/bench_mlp.py " + " ".join(sys.argv[1:] if argv is None else argv),
         },
         "machine": {
-            **machine_info(),
+            **machine_info(with_torch=torch is not None),
             "load_average_before": load_before,
             "load_average_after": _load_average(),
         },

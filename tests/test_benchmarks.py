@@ -156,12 +156,26 @@ def test_half_model_runs_in_both_frameworks_with_r_fixed(bench, tiny):
     torch = pytest.importorskip("torch", reason=TORCH_MISSING)
     t_model, t_opt = bench.build_torch_model(seed=0, model="half")
     assert sum(p.numel() for p in t_model.parameters()) == model.n_params  # R is a buffer, not a parameter
-    r_torch = t_model[0].R.clone()
+    buffers = {name: tensor.clone() for name, tensor in t_model.named_buffers()}
+    assert [tuple(b.shape) for b in buffers.values()] == [(784, 1024)]  # R, and nothing else, is fixed
     bench.time_torch_epoch(t_model, t_opt, x_train, y_train, rng=0)
-    assert torch.equal(t_model[0].R, r_torch)
+    assert all(torch.equal(tensor, buffers[name]) for name, tensor in t_model.named_buffers())
     assert _positive(bench.time_torch_inference(t_model, x_test))
     with pytest.raises(ValueError, match=re.escape(f"model must be one of {sorted(bench.MODELS)}, got 'cnn'")):
         bench.run_benchmark(*tiny, repeats=1, model="cnn")
+
+
+@pytest.mark.parametrize("model", ["mlp", "half", "prp", "snnk", "eugen"])
+def test_the_pytorch_twin_starts_from_the_same_weights(bench, tiny, model):
+    """The PyTorch model is rpnumpy's, parameter for parameter: their first outputs agree to float32 rounding."""
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
+    net, _ = bench.build_rpnumpy_model(seed=3, model=model)
+    twin, _ = bench.build_torch_model(seed=3, model=model)
+    x = tiny[2][:20]
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x)).numpy()
+    ours = net.forward(x)
+    assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(ours).max()
 
 
 def test_prp_model_has_the_papers_parameter_count_in_both_frameworks(bench, tiny):

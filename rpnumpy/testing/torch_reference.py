@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["FORWARDS", "forward", "value_and_gradients"]
+__all__ = ["FORWARDS", "TorchTwin", "forward", "value_and_gradients"]
 
 Tensors = Mapping[str, torch.Tensor]
 
@@ -96,7 +96,7 @@ def _tower(activation: str, g, xi, x, *, M: float = 0.0, kappa: float = 0.0) -> 
     x_sq = (x * x).sum(dim=1, keepdim=True)
     if activation == "exp":
         return torch.exp(c * (x @ g) - 0.5 * x_sq - M * g_sq + log_c)
-    zeta = 2.0 * math.pi * xi if activation == "gaussian" else torch.ones(m, dtype=torch.float64)
+    zeta = 2.0 * math.pi * xi if activation == "gaussian" else torch.ones(m, dtype=x.dtype)
     theta = c * (x @ g) * zeta
     h = torch.exp(0.5 * zeta**2 * x_sq - M * g_sq + log_c)
     return torch.cat([h * torch.cos(theta), h * torch.sin(theta)], dim=1)
@@ -121,31 +121,35 @@ def input_tower(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
             z = l2_normalize({"radius": config["radius"]}, {}, z)
         relu = activation == "relu"
         if relu and config.get("relu_bias", False):
-            z = torch.cat([z, torch.ones((z.shape[0], 1), dtype=torch.float64)], dim=1)
+            z = torch.cat([z, torch.ones((z.shape[0], 1), dtype=z.dtype)], dim=1)
         z = _tower(activation, a[f"G{j}"], a.get(f"xi{j}"), z, M=0.0 if relu else config["variance_param"],
                    kappa=config.get("kappa", 0.0) if relu else 0.0)
     return z
 
 
 def polynomial(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
-    coefficients = torch.tensor(config["coefficients"], dtype=torch.float64)
+    coefficients = torch.tensor(config["coefficients"], dtype=x.dtype)
     return torch.stack([c * x**i for i, c in enumerate(coefficients)]).sum(dim=0)
 
 
 def eugen(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
-    r"""EUGen, :math:`y = [1, H_1, \dots, H_k] A + b` with :math:`x_+ = [x, 1, \|x\|]` (see the autograd reference)."""
-    n = x.shape[0]
-    ones = torch.ones((n, 1), dtype=torch.float64)
+    r"""EUGen, :math:`y = [1, H_1, \dots, H_k] A + b` with :math:`x_+ = [x, 1, \|x\|]` (see the autograd reference).
+
+    Every projection :math:`Q_{ij} = x_+ G_{ij}` comes from one product with the blocks side by side.
+    """
+    ones = torch.ones((x.shape[0], 1), dtype=x.dtype)
     columns = [x, ones]
     if config.get("norm_term", True):
         columns.append(torch.linalg.vector_norm(x, dim=1, keepdim=True))
-    x_plus = torch.cat(columns, dim=1)
-    m, order, g = config["m"], config["order"], a["G"]
+    m, order = config["m"], config["order"]
+    q = torch.cat(columns, dim=1) @ a["G"]
     blocks, start = [ones], 0
     for i in range(1, order + 1):
-        factors = [x_plus @ g[:, start + j * m : start + (j + 1) * m] for j in range(i)]
+        h = q[:, start: start + m]
+        for j in range(1, i):
+            h = h * q[:, start + j * m: start + (j + 1) * m]
+        blocks.append(h)
         start += i * m
-        blocks.append(torch.stack(factors).prod(dim=0))
     y = torch.cat(blocks, dim=1) @ a["A"]
     return y + a["b"] if config.get("bias", True) else y
 
@@ -215,3 +219,36 @@ def value_and_gradients(
     grads = torch.autograd.grad(y, inputs, grad_outputs=tensor(dy, False), allow_unused=True)
     as_array = [np.zeros(t.shape) if g is None else g.detach().numpy() for t, g in zip(inputs, grads)]
     return y.detach().numpy(), dict(zip(params_t, as_array[1:])), as_array[0]
+
+
+class TorchTwin(torch.nn.Module):
+    """A trainable PyTorch module computing what an rpnumpy layer or network computes.
+
+    Built from plain data, as the functions above are: the layer's ``spec`` (``{"class", "config"}``, as
+    :func:`rpnumpy.layers.base.layer_spec` gives it), its parameters (which become ``torch.nn.Parameter``s,
+    trained by any ``torch.optim`` optimizer) and its fixed matrices (registered buffers: no gradient,
+    never updated). Its forward pass is :func:`forward`. The benchmarks time rpnumpy against these twins,
+    started from the same weights.
+
+    Parameters
+    ----------
+    spec : dict
+    params, buffers : mapping of str to ndarray
+    dtype : torch.dtype, default=torch.float32
+    """
+
+    def __init__(self, spec: dict, params: Mapping[str, np.ndarray], buffers: Mapping[str, np.ndarray],
+                 dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.spec = spec
+        self._names = {}  # the rpnumpy key of every parameter and buffer, by its attribute name here
+        for i, (key, value) in enumerate(params.items()):
+            self.register_parameter(f"param{i}", torch.nn.Parameter(torch.tensor(np.asarray(value), dtype=dtype)))
+            self._names[f"param{i}"] = key
+        for i, (key, value) in enumerate(buffers.items()):
+            self.register_buffer(f"buffer{i}", torch.tensor(np.asarray(value), dtype=dtype))
+            self._names[f"buffer{i}"] = key
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        arrays = {self._names[name]: tensor for name, tensor in (*self.named_parameters(), *self.named_buffers())}
+        return forward(self.spec, arrays, x)
