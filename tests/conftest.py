@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +38,34 @@ def mnist():
     from rpnumpy.datasets import load_mnist
 
     return load_mnist(download=False)
+
+
+def assert_reference_loads_alone(filename: str) -> None:
+    """A reference file of rpnumpy.testing loads on its own, as a plain module outside the package, importing no
+    rpnumpy module: it cannot borrow rpnumpy's code for what it checks."""
+    import rpnumpy.testing
+
+    path = Path(rpnumpy.testing.__file__).with_name(filename)
+    code = ("import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('standalone_reference', {str(path)!r}); "
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+            "print(sorted(m for m in sys.modules if m == 'rpnumpy' or m.startswith('rpnumpy.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    if result.stdout.strip() != "[]":
+        raise AssertionError(f"{filename} imports rpnumpy modules: {result.stdout.strip()}")
+
+
+def run_planted_steps(model, optimizer, grads_sequence) -> None:
+    """Write each dict of gradients into ``model.grads`` and take an optimizer step."""
+    for grads in grads_sequence:
+        for key, g in grads.items():
+            model.grads[key][...] = g
+        optimizer.step()
+
+
+def random_grads_sequence(model, rng, n: int = 5) -> list[dict]:
+    """``n`` dicts of N(0, 1) gradients, one array per parameter of ``model``."""
+    return [{k: rng.standard_normal(p.shape) for k, p in model.params.items()} for _ in range(n)]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

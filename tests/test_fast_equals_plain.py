@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import random_grads_sequence, run_planted_steps
 
 from rpnumpy.closed_form import RidgeAccumulator, fit_ridge, ridge_normal_equations
 from rpnumpy.fast import FusedAdam, eugen_inference, fwht_blocked
@@ -28,17 +29,6 @@ from rpnumpy.losses import SoftmaxCrossEntropy
 from rpnumpy.optim import Adam
 from rpnumpy.testing import check_backward_contract, perturb_params
 from rpnumpy.training import fit
-
-
-def _run(model, opt, grads_seq):
-    for grads in grads_seq:
-        for key, g in grads.items():
-            model.grads[key][...] = g
-        opt.step()
-
-
-def _grads_sequence(model, rng, n=5):
-    return [{k: rng.standard_normal(p.shape) for k, p in model.params.items()} for _ in range(n)]
 
 
 def _blobs(rng, n=300, dtype=np.float64):
@@ -54,11 +44,11 @@ def test_fused_adam_equals_the_textbook_adam(weight_decay, dtype, rng):
     """The fast form against the plain one over 200 steps: relative difference below 1e-12 (float64), 1e-5 (float32)."""
     plain = Sequential(Dense(7, 5, rng=0, dtype=dtype), ReLU(), Dense(5, 3, rng=1, dtype=dtype))
     fused = Sequential(Dense(7, 5, rng=0, dtype=dtype), ReLU(), Dense(5, 3, rng=1, dtype=dtype))
-    seq = [{k: g.astype(dtype) for k, g in grads.items()} for grads in _grads_sequence(plain, rng, 200)]
+    seq = [{k: g.astype(dtype) for k, g in grads.items()} for grads in random_grads_sequence(plain, rng, 200)]
     a = Adam(plain, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
     b = FusedAdam(fused, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
-    _run(plain, a, seq)
-    _run(fused, b, seq)
+    run_planted_steps(plain, a, seq)
+    run_planted_steps(fused, b, seq)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     for key in plain.params:
         scale = np.abs(plain.params[key]).max()

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_grads_sequence, run_planted_steps
 
 from rpnumpy.fast import FusedAdam
 from rpnumpy.layers import Dense, ReLU, Sequential
 from rpnumpy.optim import SGD, Adam
 
 
-def _run(model, opt, grads_seq):
-    for grads in grads_seq:
-        for key, g in grads.items():
-            model.grads[key][...] = g
-        opt.step()
-
-
-def _grads_sequence(model, rng, n=5):
-    return [{k: rng.standard_normal(p.shape) for k, p in model.params.items()} for _ in range(n)]
-
-
 def test_adam_matches_the_textbook_formula(rng):
     model = Dense(4, 3, rng=0)
     start = {k: v.copy() for k, v in model.params.items()}
-    seq = _grads_sequence(model, rng)
+    seq = random_grads_sequence(model, rng)
     lr, b1, b2, eps = 0.01, 0.8, 0.99, 1e-6
-    _run(model, Adam(model, lr=lr, betas=(b1, b2), eps=eps), seq)
+    run_planted_steps(model, Adam(model, lr=lr, betas=(b1, b2), eps=eps), seq)
     for key in start:
         p, m, v = start[key].copy(), 0.0, 0.0
         for t, grads in enumerate(seq, start=1):
@@ -41,8 +31,8 @@ def test_adam_matches_the_textbook_formula(rng):
 def test_sgd_matches_the_formula(momentum, decay, rng):
     model = Dense(4, 3, rng=0)
     start = {k: v.copy() for k, v in model.params.items()}
-    seq = _grads_sequence(model, rng)
-    _run(model, SGD(model, lr=0.1, momentum=momentum, weight_decay=decay), seq)
+    seq = random_grads_sequence(model, rng)
+    run_planted_steps(model, SGD(model, lr=0.1, momentum=momentum, weight_decay=decay), seq)
     for key in start:
         p, v = start[key].copy(), None
         for grads in seq:
@@ -57,7 +47,8 @@ def test_updates_are_in_place_and_float32_stays_float32(rng):
     ids = {k: id(v) for k, v in model.params.items()}
     for opt in (Adam(model, lr=1e-3, weight_decay=1e-4), FusedAdam(model, lr=1e-3, weight_decay=1e-4),
                 SGD(model, lr=0.1, momentum=0.9)):
-        _run(model, opt, [{k: g.astype(np.float32) for k, g in s.items()} for s in _grads_sequence(model, rng, 2)])
+        steps = [{k: g.astype(np.float32) for k, g in s.items()} for s in random_grads_sequence(model, rng, 2)]
+        run_planted_steps(model, opt, steps)
     for key, value in model.params.items():
         assert id(value) == ids[key] and value.dtype == np.float32
         assert value is model.layers[int(key[0])].params[key[2:]]
@@ -86,7 +77,7 @@ def test_adam_and_sgd_agree_with_pytorch(rng):
         ours, theirs_factory = make(model)
         tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in model.params.items()}
         theirs = theirs_factory(list(tparams.values()))
-        for grads in _grads_sequence(model, rng, 6):
+        for grads in random_grads_sequence(model, rng, 6):
             for key, g in grads.items():
                 model.grads[key][...] = g
                 tparams[key].grad = torch.from_numpy(g.copy())

@@ -7,11 +7,8 @@ differentiates its forward pass automatically and never sees rpnumpy's code.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from conftest import assert_reference_loads_alone
 
 from rpnumpy.layers import PRP
 from rpnumpy.testing import autograd_reference
@@ -45,13 +42,4 @@ def test_a_dropped_factor_in_a_backward_pass_is_caught(monkeypatch):
 
 
 def test_the_reference_does_not_import_rpnumpy():
-    """The reference file loads on its own, as a plain module outside the package, and imports no rpnumpy module."""
-    import rpnumpy.testing
-
-    path = Path(rpnumpy.testing.__file__).with_name("autograd_reference.py")
-    code = ("import importlib.util, sys; "
-            f"spec = importlib.util.spec_from_file_location('standalone_reference', {str(path)!r}); "
-            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
-            "print(sorted(m for m in sys.modules if m == 'rpnumpy' or m.startswith('rpnumpy.')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert_reference_loads_alone("autograd_reference.py")
