@@ -84,7 +84,12 @@ def check_probability(value: Any, name: str, *, allow_zero: bool = True, allow_o
 
 
 def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
-    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``."""
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``.
+
+    None is refused too: ``np.dtype(None)`` would silently mean float64.
+    """
+    if dtype is None:
+        raise TypeError(f"{name} must be float32 or float64, got None (np.dtype(None) would silently mean float64)")
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:

@@ -257,11 +257,15 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     cache is kept (a pending ``backward`` is not disturbed), and layers that can fold their fixed
     and trainable arrays into one weight do so. The outputs equal ``model.forward(x)`` up to
     rounding. For a classifier they are logits; ``predict(model, x).argmax(1)`` gives the class
-    labels.
+    labels. An empty ``x`` (no samples) gives an empty output of the model's output shape.
     """
-    _check_samples(x, model, "x")
+    check_float_array(x, "x", dtype=model.dtype)
+    if x.ndim == 0:
+        raise ValueError("x must have a first axis of samples, got a 0-d array")
     batch_size = check_positive_int(batch_size, "batch_size")
     run = model.inference_function()
+    if x.shape[0] == 0:
+        return run(x)
     outputs = [run(x[lo: lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
     return np.concatenate(outputs, axis=0)
 

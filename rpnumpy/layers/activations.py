@@ -9,6 +9,7 @@ dtype.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,26 @@ from .base import Layer
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "PolynomialActivation", "ACTIVATIONS"]
 
 
+def _real_vector(values: Any, name: str) -> np.ndarray:
+    """A list, tuple or 1-D array of real numbers as a float64 vector, else a TypeError naming ``name``."""
+    if isinstance(values, np.ndarray):
+        ok = values.ndim == 1 and values.dtype.kind in "iuf"
+    else:
+        ok = isinstance(values, (list, tuple)) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values)
+    if not ok:
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of real numbers, got {values!r}")
+    return np.asarray(values, dtype=np.float64)
+
+
 class _Elementwise(Layer):
     """An element-wise function: any input shape, either float dtype, no parameters."""
 
     input_ndim = None
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
 
 
 class ReLU(_Elementwise):
@@ -127,8 +144,8 @@ class PolynomialActivation(_Elementwise):
 
     def __init__(self, coefficients: Any) -> None:
         super().__init__()
-        a = np.asarray(coefficients, dtype=np.float64)
-        if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+        a = _real_vector(coefficients, "coefficients")
+        if a.size == 0 or not np.all(np.isfinite(a)):
             raise ValueError(f"coefficients must be a non-empty 1-D sequence of finite numbers, got {coefficients!r}")
         self.coefficients = a
 
