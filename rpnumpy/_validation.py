@@ -24,6 +24,7 @@ __all__ = [
     "check_positive_float",
     "check_probability",
     "check_real",
+    "check_real_vector",
     "check_seed",
     "check_dtype",
 ]
@@ -67,6 +68,22 @@ def check_real(value: Any, name: str) -> float:
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return value
+
+
+def check_real_vector(values: Any, name: str) -> np.ndarray:
+    """A list, tuple or 1-D array of real numbers as a float64 vector, else a ``TypeError`` naming ``name``.
+
+    Strings, booleans, nested sequences and complex numbers are refused (``np.asarray`` would turn
+    ``"abc"`` into an error about floats that names nothing, and drop imaginary parts with a warning).
+    """
+    if isinstance(values, np.ndarray):
+        ok = values.ndim == 1 and values.dtype.kind in "iuf"
+    else:
+        ok = isinstance(values, (list, tuple)) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values)
+    if not ok:
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of real numbers, got {values!r}")
+    return np.asarray(values, dtype=np.float64)
 
 
 def check_probability(value: Any, name: str, *, allow_zero: bool = True, allow_one: bool = False) -> float:

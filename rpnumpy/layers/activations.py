@@ -9,27 +9,15 @@ dtype.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 from scipy import special
 
+from .._validation import check_real_vector
 from .base import Layer
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "PolynomialActivation", "ACTIVATIONS"]
-
-
-def _real_vector(values: Any, name: str) -> np.ndarray:
-    """A list, tuple or 1-D array of real numbers as a float64 vector, else a TypeError naming ``name``."""
-    if isinstance(values, np.ndarray):
-        ok = values.ndim == 1 and values.dtype.kind in "iuf"
-    else:
-        ok = isinstance(values, (list, tuple)) and all(
-            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values)
-    if not ok:
-        raise TypeError(f"{name} must be a list, tuple or 1-D array of real numbers, got {values!r}")
-    return np.asarray(values, dtype=np.float64)
 
 
 class _Elementwise(Layer):
@@ -144,7 +132,7 @@ class PolynomialActivation(_Elementwise):
 
     def __init__(self, coefficients: Any) -> None:
         super().__init__()
-        a = _real_vector(coefficients, "coefficients")
+        a = check_real_vector(coefficients, "coefficients")
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise ValueError(f"coefficients must be a non-empty 1-D sequence of finite numbers, got {coefficients!r}")
         self.coefficients = a
