@@ -104,9 +104,9 @@ def _solve_normal_equations(system: np.ndarray, rhs: np.ndarray, l2: float, D: i
 #: How :class:`RidgeAccumulator` keeps its data: a QR factor (accurate) or the Gram matrix (fast).
 RIDGE_METHODS = ("qr", "gram")
 
-#: The QR method collects the rows of new batches until they are four times as many as the factor's
-#: columns (each QR then costs about 2.3 times the work of adding the rows to a Gram matrix), but at
-#: most this many values, and at least as many rows as the factor has columns.
+#: The QR method collects the rows of new batches in a buffer of at least 8192 rows and four times as
+#: many rows as the factor has columns (each QR then costs about 2.3 times the work of adding the rows
+#: to a Gram matrix), but of at most this many values (and at least as many rows as columns).
 _BUFFER_VALUES = 2**24
 
 
@@ -119,7 +119,9 @@ class RidgeAccumulator:
     :math:`[Z, \mathbf 1, Y] = QR` (features, the column of ones, targets; :math:`Q` orthonormal and
     never kept). A mini-batch :math:`B` changes :math:`R` to the factor of
     :math:`\begin{bmatrix} R \\ B \end{bmatrix}` (a streaming "tall-skinny" QR, TSQR): rows are
-    collected in a buffer and factorised with it by LAPACK's Householder QR. With
+    collected in a buffer (at least 8192 rows, at most :math:`2^{24}` values) and factorised with it
+    by LAPACK's Householder QR, on one BLAS thread (the factor's bits do not depend on the thread
+    count). With
     :math:`R = \begin{bmatrix} R_{11} & R_{12} \\ 0 & R_{22}\end{bmatrix}`,
     :math:`\|\tilde Z x - Y\|^2 = \|R_{11}x - R_{12}\|^2 + \|R_{22}\|^2` for
     :math:`\tilde Z = [Z, \mathbf 1]` and every :math:`x`, so
@@ -131,8 +133,10 @@ class RidgeAccumulator:
       :math:`\epsilon\max(N, D+1)\,\sigma_{max}` count as zero): the minimum-norm least-squares
       solution, its norm counting :math:`V` and :math:`c` together, as ``numpy.linalg.lstsq`` returns
       it for :math:`[Z, \mathbf 1]`. The design's condition number :math:`\kappa` is not squared:
-      expect the accuracy of ``lstsq`` itself, about :math:`10^{-16}\kappa` relative (the two agree
-      to :math:`10^{-10}` at :math:`\kappa = 10^6`, tested).
+      expect the accuracy of ``lstsq`` itself, about :math:`10^{-16}\kappa` relative. At
+      :math:`\kappa = 10^6` the two agree to :math:`10^{-10}` when the rows fit in one buffer (see
+      above), and otherwise to about :math:`2\cdot 10^{-10}`, the level at which LAPACK's own
+      least-squares drivers (``gelsd``, ``gelsy``) differ from each other (both tested).
     * ``l2 > 0``: the penalised normal equations written with the factor,
       :math:`(R_{11}^\top R_{11} + \Lambda)x = R_{11}^\top R_{12}`, solved by Cholesky; their condition
       number :math:`\kappa_\lambda^2 \approx (\sigma_{max}^2 + \lambda)/(\sigma_{min}^2 + \lambda)` (for the
@@ -187,7 +191,7 @@ class RidgeAccumulator:
         width = self._p + self.n_targets
         if method == "qr":
             # The factor's rows (at most `width`) on top, then room for the buffered rows of new batches.
-            self._capacity = max(width, min(4 * width, _BUFFER_VALUES // width))
+            self._capacity = max(width, min(max(4 * width, 8192), _BUFFER_VALUES // width))
             self._stack = np.zeros((width + self._capacity, width))
             self._factor_rows = self._buffered = 0
         else:

@@ -132,6 +132,7 @@ def _naming(name: str) -> Iterator[None]:
         raise type(exc)(f"validation_data: {exc}") from exc
 
 
+@np.errstate(over="ignore", invalid="ignore")  # divergence is reported as TrainingDivergedError, not warnings
 def fit(
     model: Any,
     x_train: np.ndarray,
@@ -193,6 +194,8 @@ def fit(
         ``divergence_factor`` times the first batch loss.
         It names the epoch and step. The model is left as the last optimizer step made it (its
         parameters may be non-finite): rebuild it, or reload a saved copy, before using it again.
+        NumPy's overflow and invalid-value warnings are silenced inside ``fit``: what they would
+        announce is reported by this error.
     ValueError, TypeError
         For bad data, labels, validation data or an optimizer built for other arrays, before any
         parameter is changed.
@@ -234,14 +237,14 @@ def fit(
         bad = [key for key, value in model.params.items() if not np.isfinite(value).all()]
         if bad:
             raise _diverged(f"parameters {bad} became non-finite", history, epoch, n_batches, n_batches, optimizer)
-        history.loss.append(total_loss / n)
+        scores = None if validation_data is None else evaluate(model, *validation_data, loss=loss)
+        if scores is not None and not (math.isfinite(scores["loss"]) and scores["loss"] <= limit):
+            raise _diverged(f"the validation loss became {scores['loss']:.4g}", history, epoch, n_batches,
+                            n_batches, optimizer)
+        history.loss.append(total_loss / n)  # the epoch is recorded once it passed every check
         if classify:
             history.train_accuracy.append(correct / n)
-        if validation_data is not None:
-            scores = evaluate(model, *validation_data, loss=loss)
-            if not math.isfinite(scores["loss"]) or scores["loss"] > limit:
-                raise _diverged(f"the validation loss became {scores['loss']:.4g}", history, epoch, n_batches,
-                                n_batches, optimizer)
+        if scores is not None:
             history.test_loss.append(scores["loss"])
             if classify:
                 history.test_accuracy.append(scores["accuracy"])
