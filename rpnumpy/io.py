@@ -18,9 +18,11 @@ Loading never unpickles (a model file can never run code) and trusts nothing in 
 file. Before any array is read, the archive's directory and every array's ``.npy``
 header are checked: only the entries above are allowed, every header must declare
 exactly the bytes its entry holds, and the whole must stay under ``max_bytes``. The
-configuration is limited in length and nesting depth, its sizes are computed from it
-(:func:`rpnumpy.layers.base.declared_sizes`) and its trainable values must be those
-the file stores, all before the model is built; only then are the arrays read.
+configuration is limited in length and nesting depth, and its sizes are computed from
+it (:func:`rpnumpy.layers.base.declared_sizes`) and checked against ``max_bytes``
+before the model is built; a model of more than 64 MiB is built only if the file
+stores as many trainable values as its configuration declares. Only then are the
+arrays read. :func:`save_model` refuses to write a model these limits would refuse.
 
 Writing goes through :func:`rpnumpy._files.atomic_write`: to a temporary file in
 the same folder that is renamed into place, so an interrupted save leaves no
@@ -73,7 +75,7 @@ MAX_MODEL_BYTES = 2**31
 MAX_CONFIG_CHARS = 1_000_000
 #: Most entries an archive may hold.
 MAX_ENTRIES = 100_000
-#: Deepest JSON nesting of a configuration: four levels per nested layer spec, and a few for values.
+#: Deepest JSON nesting of a configuration: three levels per nested layer spec, with room for nested values.
 MAX_JSON_DEPTH = 4 * MAX_CONFIG_DEPTH + 8
 
 #: Bytes of arrays up to which a model is built before its parameters are counted (see load_model).
@@ -109,10 +111,16 @@ def save_model(model: Layer, path: str | os.PathLike, *, store_buffers: bool = F
         raise TypeError(f"model must be a rpnumpy Layer, got {type(model).__name__}")
     path = Path(path)
     spec = layer_spec(model)
+    text = json.dumps(spec)
+    # A file that load_model would refuse is not written.
+    if _layer_depth(spec) > MAX_CONFIG_DEPTH or _json_depth(text) > MAX_JSON_DEPTH or len(text) > MAX_CONFIG_CHARS:
+        raise ValueError(f"model nests layers {_layer_depth(spec)} deep in a configuration of {len(text):,} "
+                         f"characters; a model file allows MAX_CONFIG_DEPTH={MAX_CONFIG_DEPTH} levels of layers, "
+                         f"{MAX_JSON_DEPTH} of JSON and {MAX_CONFIG_CHARS:,} characters")
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT_NAME),
         "format_version": np.array(FORMAT_VERSION),
-        "config": np.array(json.dumps(spec)),
+        "config": np.array(text),
     }
     arrays.update({f"param/{k}": v for k, v in model.params.items()})
     rebuildable = model.rebuildable_buffers
@@ -343,6 +351,15 @@ def read_npz_archive(
     """
     headers = scan_npz_archive(path, error=error, kind=kind, max_bytes=max_bytes, allowed=allowed)
     return read_npz_entries(path, headers, headers, error=error)
+
+
+def _layer_depth(spec: Any) -> int:
+    """How deep layer specs are nested in ``spec`` (1 for a layer without sub-layers)."""
+    depth, level = 0, [spec]
+    while level:
+        depth += 1
+        level = [sub for item in level for sub in item.get("config", {}).get("layers", [])]
+    return depth
 
 
 def _json_depth(text: str) -> int:

@@ -611,6 +611,13 @@ def test_finding_9_configs_are_limited_in_depth(tmp_path):
     with pytest.raises(ValueError, match=r"nested more than MAX_CONFIG_DEPTH=16 levels"):
         layer_from_config(spec)
     layer_from_config(spec["config"]["layers"][0])  # one level less is fine
+    model = rpnumpy.ReLU()
+    for _ in range(MAX_CONFIG_DEPTH - 1):
+        model = Sequential(model)
+    load_model(save_model(model, tmp_path / "deepest.npz"))
+    with pytest.raises(ValueError, match=r"model nests layers 17 deep"):  # a file that would be refused is not written
+        save_model(Sequential(model), tmp_path / "too_deep.npz")
+    assert not (tmp_path / "too_deep.npz").exists()
 
 
 def test_finding_9_a_small_corrupt_labels_file_is_not_inflated_before_its_checksum_is_refused(tmp_path, monkeypatch):

@@ -450,7 +450,10 @@ def layer_from_config(spec: dict[str, Any], *, max_values: int | None = None) ->
         cls, config = _check_spec(spec)
         name = spec["class"]
         if max_values is not None:
-            sizes = declared_sizes(spec)
+            try:
+                sizes = cls.config_sizes(config)
+            except TypeError as exc:
+                raise ValueError(f"invalid config for layer {name}: {exc}") from exc
             if sizes is not None and sum(sizes) > max_values:
                 raise ValueError(f"layer {name} would hold {sizes[0]:,} trainable and {sizes[1]:,} fixed values, "
                                  f"more than the limit of {max_values:,}")
