@@ -29,6 +29,7 @@ __all__ = [
     "check_positive_float",
     "check_probability",
     "check_real",
+    "check_real_vector",
     "check_seed",
     "check_dtype",
 ]
@@ -74,6 +75,22 @@ def check_real(value: Any, name: str) -> float:
     return value
 
 
+def check_real_vector(values: Any, name: str) -> np.ndarray:
+    """A list, tuple or 1-D array of real numbers as a float64 vector, else a ``TypeError`` naming ``name``.
+
+    Strings, booleans, nested sequences and complex numbers are refused (``np.asarray`` would turn
+    ``"abc"`` into an error about floats that names nothing, and drop imaginary parts with a warning).
+    """
+    if isinstance(values, np.ndarray):
+        ok = values.ndim == 1 and values.dtype.kind in "iuf"
+    else:
+        ok = isinstance(values, (list, tuple)) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values)
+    if not ok:
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of real numbers, got {values!r}")
+    return np.asarray(values, dtype=np.float64)
+
+
 def check_probability(value: Any, name: str, *, allow_zero: bool = True, allow_one: bool = False) -> float:
     """Return ``value`` as a float in [0, 1) (endpoints as allowed), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -89,7 +106,12 @@ def check_probability(value: Any, name: str, *, allow_zero: bool = True, allow_o
 
 
 def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
-    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``."""
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``.
+
+    None is refused too: ``np.dtype(None)`` would silently mean float64.
+    """
+    if dtype is None:
+        raise TypeError(f"{name} must be float32 or float64, got None (np.dtype(None) would silently mean float64)")
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:

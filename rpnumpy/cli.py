@@ -53,7 +53,9 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         help="write gradient-check exchange files (.npz) for every layer case, or compare files made elsewhere",
         description="Without --compare: write one exchange file per registered layer case into --out and check "
         "each against central differences. With --compare: recompute the given file(s) with rpnumpy and print "
-        "a relative-error table per array; the exit status is 1 if any array differs by more than --tolerance. "
+        "a relative-error table per array and file; the exit status is 0 if every file was compared and agrees, "
+        "1 if a file mismatched (an array differs by more than --tolerance, or is missing), 2 if a file could "
+        "not be used (unreadable, malformed, not runnable, nothing to compare). "
         "The file format is documented in rpnumpy.testing.exchange.",
     )
     gradcheck.add_argument("--out", type=Path, default=Path("reports") / "gradcheck",
@@ -72,7 +74,7 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     """The ``gradcheck`` command: 0 if everything agrees, 1 on a mismatch, 2 on unusable input."""
     from .gradcheck import PASS_THRESHOLD
     from .testing.cases import LAYER_CASES, check_case_gradients, get_case, registry_summary
-    from .testing.exchange import ExchangeFileError, compare_path, write_registered_cases
+    from .testing.exchange import write_registered_cases
 
     if args.list:
         for case in LAYER_CASES:
@@ -80,17 +82,7 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
         print(registry_summary())
         return 0
     if args.compare is not None:
-        try:
-            results = compare_path(args.compare, tolerance=args.tolerance)
-        except (FileNotFoundError, ExchangeFileError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        for result in results:
-            print(result, end="\n\n")
-        failed = [r.name for r in results if not r.passed]
-        print(f"{len(results) - len(failed)} of {len(results)} files agree with rpnumpy (tolerance {args.tolerance:g})"
-              + (f"; mismatches: {', '.join(failed)}" if failed else ""))
-        return 1 if failed else 0
+        return _compare(args.compare, args.tolerance)
     # The files are only worth sharing if rpnumpy's own gradients are right: each case is checked by central
     # differences on exactly the layer, input and upstream gradient its file holds.
     failures = 0
@@ -113,6 +105,29 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     print(f"{len(written)} exchange files written to {args.out} (format: rpnumpy.testing.exchange); "
           f"{failures} central-difference checks above {PASS_THRESHOLD:g}")
     return 1 if failures else 0
+
+
+def _compare(path: Path, tolerance: float) -> int:
+    """``gradcheck --compare``: every file reported; 0 if all agree, 1 if any mismatched, 2 if any was unusable."""
+    from .testing.exchange import compare_path, printable
+
+    try:
+        results = compare_path(path, tolerance=tolerance)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {printable(exc, 2000)}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(result, end="\n\n")
+    by_status = {status: [printable(r.name, 80) for r in results if r.status == status]
+                 for status in ("mismatch", "unusable")}
+    for result in results:
+        if result.status == "unusable":
+            print(f"error: {printable(result.path)}: {printable('; '.join(result.problems), 2000)}", file=sys.stderr)
+    agree = len(results) - len(by_status["mismatch"]) - len(by_status["unusable"])
+    print(f"{agree} of {len(results)} files agree with rpnumpy (tolerance {tolerance:g})"
+          + "".join(f"; {label}: {', '.join(names)}" for label, names in
+                    (("mismatches", by_status["mismatch"]), ("unusable", by_status["unusable"])) if names))
+    return 2 if by_status["unusable"] else 1 if by_status["mismatch"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:

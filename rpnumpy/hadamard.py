@@ -285,7 +285,7 @@ class SRHT:
         rows = source.shape[0] * self.n_blocks
         fwht_blocked(source.reshape(rows, self.d_padded), out=result.reshape(rows, self.d_padded),
                      work=work.reshape(rows, self.d_padded))
-        return result.reshape(source.shape[0], -1)
+        return result.reshape(source.shape[0], self.n_blocks * self.d_padded)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         r""":math:`xS` for a batch ``x`` of shape ``(n, d_in)``; returns a new ``(n, k)`` array.
@@ -309,7 +309,7 @@ class SRHT:
         g = self._check_batch(g, self.k, "g")
         n = g.shape[0]
         scattered, work, result = self._scratch(n)
-        flat = scattered.reshape(n, -1)
+        flat = scattered.reshape(n, self.n_blocks * self.d_padded)
         flat.fill(0)
         flat[:, self.columns] = g
         self._transform(scattered, work, result)

@@ -81,7 +81,7 @@ class SoftmaxCrossEntropy(Loss):
         _check_labels(target, check_float_array(prediction, "prediction", ndim=2), name)
 
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
-        logits = check_float_array(prediction, "prediction", ndim=2)
+        logits = _check_not_empty(check_float_array(prediction, "prediction", ndim=2))
         labels = _check_labels(target, logits)
         logp = log_softmax(logits)
         rows = np.arange(logits.shape[0])
@@ -115,12 +115,20 @@ class MeanSquaredError(Loss):
 
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
         self.check_target(target, prediction)
+        _check_not_empty(prediction)
         diff = prediction - target
         self._cache = diff
         return float(np.mean(diff * diff, dtype=np.float64))
 
     def _backward(self, diff):
         return diff * (2.0 / diff.size)
+
+
+def _check_not_empty(prediction: np.ndarray) -> np.ndarray:
+    if prediction.size == 0:
+        raise ValueError(f"prediction must hold at least one value: the mean loss of an empty batch is undefined, "
+                         f"got shape {prediction.shape}")
+    return prediction
 
 
 def _check_labels(target: Any, logits: np.ndarray, name: str = "target") -> np.ndarray:

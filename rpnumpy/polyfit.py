@@ -44,7 +44,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 from numpy.polynomial import polynomial as P
 
-from ._validation import check_positive_float, check_positive_int, check_probability
+from ._validation import check_positive_float, check_positive_int, check_probability, check_real_vector
 
 __all__ = [
     "POLYFIT_METHODS",
@@ -154,8 +154,14 @@ def _bernstein_coefficients(f: Callable, degree: int, lo: float, hi: float) -> n
 
 
 def evaluate_polynomial(coefficients: Any, s: np.ndarray) -> np.ndarray:
-    r""":math:`p(s) = \sum_i a_i s^i` (Horner's scheme, :func:`numpy.polynomial.polynomial.polyval`)."""
-    return P.polyval(np.asarray(s), np.asarray(coefficients, dtype=np.float64))
+    r""":math:`p(s) = \sum_i a_i s^i` (Horner's scheme, :func:`numpy.polynomial.polynomial.polyval`).
+
+    ``coefficients`` must be a non-empty 1-D sequence of finite real numbers (lowest degree first).
+    """
+    a = check_real_vector(coefficients, "coefficients")
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"coefficients must be a non-empty sequence of finite numbers, got {coefficients!r}")
+    return P.polyval(np.asarray(s), a)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ bytes) instead of a matrix (megabytes), and :func:`random_matrix` dispatches on
 the kind's name so a layer's configuration can rebuild its buffer from
 ``(kind, shape, seed)`` alone.
 
+The orthogonal kinds also factorise their draws (a QR decomposition), whose
+rounding in a multi-threaded BLAS depends on how the work is split between the
+threads. The factorisation therefore always runs on one BLAS thread, so that
+the matrix is the same bit for bit whatever the number of threads (tested in
+subprocesses with 1 and 2).
+
 Orientation
 -----------
 A matrix of shape ``(d_in, d_out)`` is applied to row vectors: ``y = x @ R``
@@ -42,6 +48,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from ._blas import one_blas_thread
 from ._validation import check_dtype, check_positive_float, check_positive_int, check_seed
 from .hadamard import SRHT
 
@@ -168,7 +175,8 @@ def sparse_ternary_matrix(
 def _haar_orthonormal_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """An ``(n, k)`` matrix with orthonormal columns, Haar-distributed (requires n >= k)."""
     a = rng.standard_normal((n, k))
-    q, r = scipy.linalg.qr(a, mode="economic")
+    with one_blas_thread():  # the same bits whatever the process's thread count (see the module docstring)
+        q, r = scipy.linalg.qr(a, mode="economic")
     # QR alone is not Haar: LAPACK's sign convention biases Q. Multiplying
     # column j by sign(R_jj) makes the factorisation unique with a positive
     # diagonal, and then Q is exactly Haar-distributed (Mezzadri, 2007).

@@ -15,8 +15,10 @@ data and a float32 model stay float32 end to end.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,21 +101,38 @@ def _check_data(model, x_train, y_train, loss, validation_data) -> list[tuple[np
             raise TypeError("validation_data must be a pair (x_test, y_test)")
         pairs.append((validation_data[0], validation_data[1], "test"))
     for x, y, name in pairs:
-        _check_samples(x, model, f"x_{name}")
-        if not isinstance(y, np.ndarray):
-            raise TypeError(f"y_{name} must be a numpy.ndarray, got {type(y).__name__}")
-        if y.ndim == 0 or y.shape[0] != x.shape[0]:
-            raise ValueError(f"x_{name} and y_{name} must have the same number of samples, "
-                             f"got {x.shape[0]} and {y.shape[0] if y.ndim else 'a 0-d array'}")
-        if x.shape[1:] != x_train.shape[1:]:
-            raise ValueError(f"x_{name} has samples of shape {x.shape[1:]}, x_train {x_train.shape[1:]}")
+        with _naming(name):
+            _check_samples(x, model, f"x_{name}")
+            if not isinstance(y, np.ndarray):
+                raise TypeError(f"y_{name} must be a numpy.ndarray, got {type(y).__name__}")
+            if y.ndim == 0 or y.shape[0] != x.shape[0]:
+                raise ValueError(f"x_{name} and y_{name} must have the same number of samples, "
+                                 f"got {x.shape[0]} and {y.shape[0] if y.ndim else 'a 0-d array'}")
+            if x.shape[1:] != x_train.shape[1:]:
+                raise ValueError(f"x_{name} has samples of shape {x.shape[1:]}, x_train {x_train.shape[1:]}")
     # One forward pass of one sample gives the output's shape, against which every target is checked.
-    out = model.inference_function()(x_train[:1])
+    try:
+        out = model.inference_function()(x_train[:1])
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"x_train does not fit the model: {exc}") from exc
     for x, y, name in pairs:
-        loss.check_target(y, np.broadcast_to(out, (x.shape[0], *out.shape[1:])), f"y_{name}")
+        with _naming(name):
+            loss.check_target(y, np.broadcast_to(out, (x.shape[0], *out.shape[1:])), f"y_{name}")
     return pairs
 
 
+@contextlib.contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Prefix the message of a ValueError/TypeError about the validation data with ``validation_data: ``."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if name != "test":
+            raise
+        raise type(exc)(f"validation_data: {exc}") from exc
+
+
+@np.errstate(over="ignore", invalid="ignore")  # divergence is reported as TrainingDivergedError, not warnings
 def fit(
     model: Any,
     x_train: np.ndarray,
@@ -160,8 +179,8 @@ def fit(
         (:class:`rpnumpy.fast.BatchBuffer`) instead of a new array per step
         (``x_train[rows]``). The batches, and so the training, are the same.
     divergence_factor : float or None, default=1e4
-        Stop when a batch loss exceeds this factor times the first batch's loss (at least
-        ``1e-3``); None checks only for non-finite values.
+        Stop when a batch loss or the validation loss exceeds this factor times the first batch's
+        loss (at least ``1e-3``); None checks only for non-finite values.
 
     Returns
     -------
@@ -171,9 +190,12 @@ def fit(
     ------
     TrainingDivergedError
         If a batch loss is NaN, infinite or ``divergence_factor`` times the first one, if a
-        parameter is not finite at the end of an epoch, or if the validation loss is not finite.
+        parameter is not finite at the end of an epoch, or if the validation loss is not finite or
+        ``divergence_factor`` times the first batch loss.
         It names the epoch and step. The model is left as the last optimizer step made it (its
         parameters may be non-finite): rebuild it, or reload a saved copy, before using it again.
+        NumPy's overflow and invalid-value warnings are silenced inside ``fit``: what they would
+        announce is reported by this error.
     ValueError, TypeError
         For bad data, labels, validation data or an optimizer built for other arrays, before any
         parameter is changed.
@@ -215,14 +237,14 @@ def fit(
         bad = [key for key, value in model.params.items() if not np.isfinite(value).all()]
         if bad:
             raise _diverged(f"parameters {bad} became non-finite", history, epoch, n_batches, n_batches, optimizer)
-        history.loss.append(total_loss / n)
+        scores = None if validation_data is None else evaluate(model, *validation_data, loss=loss)
+        if scores is not None and not (math.isfinite(scores["loss"]) and scores["loss"] <= limit):
+            raise _diverged(f"the validation loss became {scores['loss']:.4g}", history, epoch, n_batches,
+                            n_batches, optimizer)
+        history.loss.append(total_loss / n)  # the epoch is recorded once it passed every check
         if classify:
             history.train_accuracy.append(correct / n)
-        if validation_data is not None:
-            scores = evaluate(model, *validation_data, loss=loss)
-            if not math.isfinite(scores["loss"]):
-                raise _diverged(f"the validation loss became {scores['loss']}", history, epoch, n_batches,
-                                n_batches, optimizer)
+        if scores is not None:
             history.test_loss.append(scores["loss"])
             if classify:
                 history.test_accuracy.append(scores["accuracy"])
@@ -257,11 +279,15 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     cache is kept (a pending ``backward`` is not disturbed), and layers that can fold their fixed
     and trainable arrays into one weight do so. The outputs equal ``model.forward(x)`` up to
     rounding. For a classifier they are logits; ``predict(model, x).argmax(1)`` gives the class
-    labels.
+    labels. An empty ``x`` (no samples) gives an empty output of the model's output shape.
     """
-    _check_samples(x, model, "x")
+    check_float_array(x, "x", dtype=model.dtype)
+    if x.ndim == 0:
+        raise ValueError("x must have a first axis of samples, got a 0-d array")
     batch_size = check_positive_int(batch_size, "batch_size")
     run = model.inference_function()
+    if x.shape[0] == 0:
+        return run(x)
     outputs = [run(x[lo: lo + batch_size]) for lo in range(0, x.shape[0], batch_size)]
     return np.concatenate(outputs, axis=0)
 
@@ -296,6 +322,8 @@ def evaluate(
     batch_size = check_positive_int(batch_size, "batch_size")
     total, correct = 0.0, 0
     run = model.inference_function()
+    first = run(x[:1])  # the output's shape, against which the targets are checked before the work starts
+    loss.check_target(y, np.broadcast_to(first, (x.shape[0], *first.shape[1:])), "y")
     for lo in range(0, x.shape[0], batch_size):
         out = run(x[lo: lo + batch_size])
         yb = y[lo: lo + batch_size]

@@ -236,7 +236,7 @@ def test_incomplete_and_malformed_files(tmp_path, capsys):
     assert main(["gradcheck", "--compare", str(tmp_path / "single.npy")]) == 2
     assert "is a single .npy array, not an rpnumpy exchange file" in capsys.readouterr().err
     with pytest.raises(ExchangeFileError, match=r"cannot be read: Object arrays cannot be loaded when allow_pickle"):
-        read_case(_resave(path, tmp_path / "pickled.npz", notes=np.array([{"a": 1}], dtype=object)))
+        read_case(_resave(path, tmp_path / "pickled.npz", producer=np.array([{"a": 1}], dtype=object)))
     with pytest.raises(ExchangeFileError, match=r"format_version must be 1, got"):
         read_case(_resave(path, tmp_path / "v2.npz", format_version=np.array(2)))
     with pytest.raises(ExchangeFileError, match=r"the layer entry is not valid JSON"):

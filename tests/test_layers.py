@@ -206,7 +206,7 @@ def test_layer_from_config_errors():
     with pytest.raises(ValueError, match=r"unknown layer class 'Nope'"):
         layer_from_config({"class": "Nope", "config": {}})
     with pytest.raises(ValueError, match=r"invalid config for layer Dense"):
-        layer_from_config({"class": "Dense", "config": {"d_in": 3}})
+        layer_from_config({"class": "Dense", "config": {"d_in": 3, "rng": 0}})
     with pytest.raises(ValueError, match=r"must be a dict with keys 'class' and 'config'"):
         layer_from_config(["Dense"])
 

@@ -26,13 +26,14 @@ Examples
 ((60000, 784), dtype('float32'), dtype('int64'))
 """
 
-from .download import DEFAULT_TIMEOUT, download_file, download_from_mirrors
+from .download import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, download_file, download_from_mirrors
 from .errors import DatasetError, DatasetNotFoundError, DownloadError
 from .idx import PathLike, read_idx, write_idx
 from .mnist import (
     CHECKSUMS,
     DATA_ENV_VAR,
     DEBIAN_FASHION_MNIST_DIR,
+    DECOMPRESSED_BYTES,
     FILENAMES,
     MIRRORS,
     MNIST_GZ_SHA256,
@@ -47,6 +48,9 @@ __all__ = [
     "CHECKSUMS",
     "DATA_ENV_VAR",
     "DEBIAN_FASHION_MNIST_DIR",
+    "DECOMPRESSED_BYTES",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
     "FILENAMES",
     "MIRRORS",

@@ -2,28 +2,39 @@
 
 One file is downloaded by :func:`download_file`, in these steps:
 
-1. Create the destination's folder if missing, and an empty temporary file
-   in it, ``.<name>.<random>.part``, so that the final rename stays inside
-   one file system.
+1. Create the destination's folder if missing, delete the temporary files
+   of earlier downloads of the same file whose process was killed, and create
+   an empty temporary file, ``.<name>.<pid>.<random>.part``, in the same folder
+   so that the final rename stays inside one file system
+   (:func:`rpnumpy._files.atomic_output`).
 2. Request the URL with ``urllib.request`` (http, https or file), sending the
    ``User-Agent: rpnumpy-datasets`` header, and stream the body into the
-   temporary file in chunks of 1 MiB. ``timeout`` seconds bound the connect
-   and every single read. A tqdm progress bar counts the bytes when tqdm is
-   installed and the ``progress`` setting asks for it.
+   temporary file in chunks of at most 1 MiB. ``timeout`` seconds bound the
+   connect and every single read; ``deadline`` seconds bound the whole
+   download (checked after every chunk, so a server trickling one byte a
+   second cannot hold it forever); ``max_bytes`` bounds its size: a
+   ``Content-Length`` above it is refused before anything is read, and a body
+   without ``Content-Length`` is cut off as soon as it passes it. A tqdm
+   progress bar counts the bytes when tqdm is installed and the ``progress``
+   setting asks for it.
 3. If the server sent ``Content-Length``, the number of bytes received must
    equal it; a shorter body means the connection was cut.
 4. The sha256 of the *decompressed* contents (of the raw contents when the
    file does not start with gzip's magic bytes) must equal the expected hex
-   digest. Hashing the decompressed bytes makes one digest serve every
+   digest, and the contents may decompress to at most ``max_decompressed``
+   bytes. Hashing the decompressed bytes makes one digest serve every
    compression of the same data.
-5. Make the file readable by everyone (mode 0644) and ``os.replace`` it onto
-   the destination: the file appears whole or not at all.
+5. ``os.replace`` the file onto the destination (an existing destination
+   keeps its permissions, a new one gets 0666 less the umask): the file
+   appears whole or not at all.
 
-On any failure (HTTP error, refused or cut connection, timeout, short body,
-checksum mismatch, corrupt gzip data, an interruption such as Ctrl-C) the
-temporary file is deleted and an existing destination is left untouched;
-failures of steps 2 to 4 raise :class:`DownloadError` whose ``attempts``
-holds the URL and the reason.
+On any failure (HTTP error, refused or cut connection, timeout, deadline,
+size cap, short body, checksum mismatch, corrupt gzip data, an interruption
+such as Ctrl-C) the temporary file is deleted and an existing destination is
+left untouched; failures of steps 2 to 4 raise :class:`DownloadError` whose
+``attempts`` holds the URL and the reason. A process killed by a signal
+cannot delete anything; its ``.part`` file is deleted by the next download of
+the same file.
 
 :func:`download_from_mirrors` tries a list of base URLs in order, appending
 the file name to each, and returns the first success; when all fail its
@@ -32,12 +43,10 @@ the file name to each, and returns the first success; when all fail its
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
-import os
-import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -45,24 +54,50 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._files import atomic_output
+from .._validation import check_positive_float, check_positive_int
 from .errors import DatasetError, DownloadError
 from .idx import GZIP_MAGIC, PathLike
 
-__all__ = ["DEFAULT_TIMEOUT", "DownloadError", "download_file", "download_from_mirrors"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "DownloadError",
+    "download_file",
+    "download_from_mirrors",
+    "gzip_size_bound",
+]
 
 #: Seconds a download may wait on a connect or a read before it gives up.
 DEFAULT_TIMEOUT = 30.0
+#: Seconds a whole download may take.
+DEFAULT_DEADLINE = 900.0
+#: Bytes a download may have (and its contents decompress to) unless the caller knows better.
+DEFAULT_MAX_BYTES = 2**30
+
+
+def gzip_size_bound(n: int) -> int:
+    """An upper bound on the gzip file of ``n`` bytes of any content.
+
+    Deflate never expands data by more than its stored blocks' 5 bytes per 64 KiB, and gzip adds
+    a header and a trailer of 18 bytes: ``n + n // 1000 + 1024`` covers both with room to spare.
+    """
+    return n + n // 1000 + 1024
 
 _CHUNK = 1 << 20
 
 
-def _sha256_decompressed(path: PathLike) -> str:
+def _sha256_decompressed(path: PathLike, max_bytes: int | None = None) -> str:
     """Return the hex sha256 of a file's contents after gunzipping (if gzip-compressed), streamed.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file. It is gunzipped when it starts with gzip's magic bytes.
+    max_bytes : int, optional
+        Refuse contents that decompress to more bytes than this (a gzip bomb is not inflated
+        further).
 
     Returns
     -------
@@ -72,14 +107,20 @@ def _sha256_decompressed(path: PathLike) -> str:
     Raises
     ------
     DatasetError
-        If the file starts like a gzip stream but cannot be decompressed.
+        If the file starts like a gzip stream but cannot be decompressed, or holds more than
+        ``max_bytes``.
     """
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
         is_gz = raw.read(2) == GZIP_MAGIC
+    total = 0
     try:
         with gzip.open(path, "rb") if is_gz else open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
+                total += len(chunk)
+                if max_bytes is not None and total > max_bytes:
+                    raise DatasetError(f"the contents decompress to more than {max_bytes:,} bytes, more than the "
+                                       f"file can hold")
                 digest.update(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(
@@ -105,21 +146,33 @@ def _make_bar(total: int | None, desc: str, progress: bool | None) -> Any:
     )
 
 
-def _fetch(url: str, tmp: Path, *, timeout: float, progress: bool | None) -> None:
-    """Stream ``url`` into ``tmp``; raise ``DownloadError`` on a short read."""
+def _fetch(url: str, out: Any, *, timeout: float, deadline: float, max_bytes: int, progress: bool | None) -> None:
+    """Stream ``url`` into the open file ``out``; raise ``DownloadError`` on a short read, the deadline or the cap."""
+    started = time.monotonic()
     request = urllib.request.Request(url, headers={"User-Agent": "rpnumpy-datasets"})
-    with urllib.request.urlopen(request, timeout=timeout) as resp:
+    with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as resp:
         header = resp.headers.get("Content-Length")
         length = int(header) if header and header.strip().isdigit() else None
+        if length is not None and length > max_bytes:
+            raise DownloadError(f"the server announces {length:,} bytes (Content-Length), more than the "
+                                f"{max_bytes:,} this file can have; nothing was read")
+        # read1 returns what one read of the connection gives (at most a chunk), so the deadline is checked
+        # between reads however slowly the bytes arrive; read(n) would wait for all n bytes.
+        read = getattr(resp, "read1", resp.read)
         received = 0
         bar = _make_bar(length, url.rsplit("/", 1)[-1], progress)
         try:
-            with open(tmp, "wb") as out:
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
-                    received += len(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
+            while chunk := read(_CHUNK):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise DownloadError(f"the body passed {max_bytes:,} bytes, more than this file can have "
+                                        f"(no Content-Length was announced); the download was stopped")
+                out.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                if time.monotonic() - started > deadline:
+                    raise DownloadError(f"the deadline of {deadline:g} s for the whole download passed after "
+                                        f"{received:,} bytes")
         finally:
             if bar is not None:
                 bar.close()
@@ -150,11 +203,15 @@ def _reason(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _fetch_verified(url: str, tmp: Path, dest: Path, expected: str, *, timeout: float, progress: bool | None) -> None:
-    """Fetch ``url`` into ``tmp`` and check its digest; any failure becomes a ``DownloadError`` naming ``url``."""
+def _fetch_verified(
+    url: str, out: Any, tmp: Path, dest: Path, expected: str, *, timeout: float, deadline: float, max_bytes: int,
+    max_decompressed: int, progress: bool | None,
+) -> None:
+    """Fetch ``url`` into ``out`` (the file ``tmp``) and check its digest; a failure is a ``DownloadError``."""
     try:
-        _fetch(url, tmp, timeout=timeout, progress=progress)
-        actual = _sha256_decompressed(tmp)
+        _fetch(url, out, timeout=timeout, deadline=deadline, max_bytes=max_bytes, progress=progress)
+        out.flush()
+        actual = _sha256_decompressed(tmp, max_decompressed)
         if actual != expected:
             raise DownloadError(
                 f"checksum mismatch: sha256 of the decompressed contents is {actual}, expected {expected}"
@@ -173,6 +230,9 @@ def download_file(
     sha256_decompressed: str,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_decompressed: int | None = None,
 ) -> Path:
     """Download one file, verify it, and move it into place atomically.
 
@@ -181,8 +241,8 @@ def download_file(
     announced (when it sent one) and the sha256 of the decompressed contents
     equals ``sha256_decompressed``. Only then is the file renamed to ``dest``.
     On any failure (HTTP error, connection refused or cut mid-file, timeout,
-    checksum mismatch, interruption) the temporary file is deleted, so nothing
-    is left behind and an existing ``dest`` is untouched.
+    deadline, size cap, checksum mismatch, interruption) the temporary file is
+    deleted, so nothing is left behind and an existing ``dest`` is untouched.
 
     Parameters
     ----------
@@ -198,6 +258,15 @@ def download_file(
     progress : bool or None, default None
         Show a tqdm progress bar in bytes: ``None`` shows it only on a
         terminal, ``True`` always, ``False`` never.
+    deadline : float, default 900
+        Seconds the whole download may take (checked after every read, so it
+        may be passed by up to ``timeout``).
+    max_bytes : int, default 2**30
+        Most bytes the file may have: a larger ``Content-Length`` is refused
+        before anything is read, and a body without one is cut off once it
+        passes this.
+    max_decompressed : int, optional
+        Most bytes the contents may decompress to (default: ``max_bytes``).
 
     Returns
     -------
@@ -211,18 +280,15 @@ def download_file(
     """
     dest = Path(dest)
     expected = sha256_decompressed.strip().lower()
+    timeout = check_positive_float(timeout, "timeout")
+    deadline = check_positive_float(deadline, "deadline")
+    max_bytes = check_positive_int(max_bytes, "max_bytes")
+    if max_decompressed is not None:
+        max_decompressed = check_positive_int(max_decompressed, "max_decompressed")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _fetch_verified(url, tmp, dest, expected, timeout=timeout, progress=progress)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    with atomic_output(dest, suffix=".part") as (out, tmp):
+        _fetch_verified(url, out, tmp, dest, expected, timeout=timeout, deadline=deadline, max_bytes=max_bytes,
+                        max_decompressed=max_bytes if max_decompressed is None else max_decompressed, progress=progress)
     return dest
 
 
@@ -234,6 +300,9 @@ def download_from_mirrors(
     sha256_decompressed: str,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_decompressed: int | None = None,
 ) -> Path:
     """Download ``filename`` into ``dest_dir`` from the first of ``base_urls`` that works.
 
@@ -248,8 +317,8 @@ def download_from_mirrors(
         Destination folder (created if missing).
     base_urls : sequence of str
         Mirror base URLs, tried in order.
-    sha256_decompressed, timeout, progress
-        As for :func:`download_file`.
+    sha256_decompressed, timeout, progress, deadline, max_bytes, max_decompressed
+        As for :func:`download_file` (the deadline applies to each mirror).
 
     Returns
     -------
@@ -269,7 +338,8 @@ def download_from_mirrors(
         url += filename
         try:
             return download_file(
-                url, dest, sha256_decompressed=sha256_decompressed, timeout=timeout, progress=progress
+                url, dest, sha256_decompressed=sha256_decompressed, timeout=timeout, progress=progress,
+                deadline=deadline, max_bytes=max_bytes, max_decompressed=max_decompressed,
             )
         except DownloadError as exc:
             attempts.extend(exc.attempts or [(url, str(exc))])

@@ -48,10 +48,8 @@ file, the rule and what was found.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +57,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .._files import atomic_write as _atomic_write
 from .errors import DatasetError
 
 __all__ = [
@@ -236,27 +235,17 @@ def read_idx(path: PathLike) -> np.ndarray:
     return arr.astype(arr.dtype.newbyteorder("="), copy=True)
 
 
-def atomic_write(dest: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(dest: PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Write ``dest`` through a temporary file in the same folder and ``os.replace`` it into place.
 
-    ``write`` receives the temporary file, open for binary writing. The file is
-    flushed and synced to disk, made readable by everyone (mode 0644) and
-    renamed to ``dest``; a rename within one folder is atomic, so a reader sees
-    either the old file or the whole new one. On any failure the temporary
-    file is removed and ``dest`` is left as it was.
+    ``write`` receives the temporary file, open for binary writing. The file is flushed and synced
+    to disk and renamed to ``dest``; a rename within one folder is atomic, so a reader sees either
+    the old file or the whole new one. On any failure the temporary file is removed and ``dest`` is
+    left as it was; the temporary files of a writer that was killed are removed by the next write of
+    ``dest``. An existing ``dest`` keeps its permissions (a new one gets 0666 less the umask), and a
+    symbolic link is written through to its target. The rules are :func:`rpnumpy._files.atomic_write`'s.
     """
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    _atomic_write(dest, write)
 
 
 def write_idx(path: PathLike, array: Any) -> Path:

@@ -5,7 +5,9 @@ Both data sets come as the same four gzip-compressed IDX files (see
 labels, under the names in :data:`FILENAMES`. The data sets are never stored
 in the repository. A loader looks for the four files in a short list of
 folders (see :func:`candidate_dirs`), verifies every file it loads by the
-sha256 of its *decompressed* contents (:data:`CHECKSUMS`), and, when the
+sha256 of its *decompressed* contents (:data:`CHECKSUMS`), decompressing it
+as a stream that stops at the file's known size (:data:`DECOMPRESSED_BYTES`,
+so that a small corrupt file cannot make it inflate gigabytes), and, when the
 files are nowhere to be found, downloads them from public mirrors
 (:data:`MIRRORS`, through :mod:`rpnumpy.datasets.download`) into the user's
 cache.
@@ -36,8 +38,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,14 +49,15 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_dtype
-from .download import DEFAULT_TIMEOUT, download_from_mirrors
+from .download import DEFAULT_TIMEOUT, download_from_mirrors, gzip_size_bound
 from .errors import DatasetError, DatasetNotFoundError, DownloadError
-from .idx import PathLike, maybe_gunzip, parse_idx
+from .idx import GZIP_MAGIC, PathLike, parse_idx
 
 __all__ = [
     "CHECKSUMS",
     "DATA_ENV_VAR",
     "DEBIAN_FASHION_MNIST_DIR",
+    "DECOMPRESSED_BYTES",
     "FILENAMES",
     "MIRRORS",
     "MNIST_GZ_SHA256",
@@ -76,6 +81,16 @@ FILENAMES: tuple[str, str, str, str] = (
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 )
+
+#: Size of every file's decompressed contents, the same for both data sets: an IDX header (16 bytes for
+#: images, 8 for labels) and one byte per pixel or label, 60,000 training and 10,000 test samples.
+#: Reading and downloading stop at these sizes (a file of the original data sets is never larger).
+DECOMPRESSED_BYTES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 16 + 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte.gz": 8 + 60_000,
+    "t10k-images-idx3-ubyte.gz": 16 + 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte.gz": 8 + 10_000,
+}
 
 #: sha256 of the *decompressed* contents of every file, per data set. One rule
 #: for both data sets: Debian recompresses Fashion-MNIST, so only the
@@ -252,6 +267,8 @@ def _locate(
                 sha256_decompressed=_expected_digest(checksums, filename),
                 timeout=timeout,
                 progress=progress,
+                max_bytes=gzip_size_bound(DECOMPRESSED_BYTES[filename]),
+                max_decompressed=DECOMPRESSED_BYTES[filename],
             )
         except DownloadError as exc:
             attempts.extend(exc.attempts)
@@ -271,14 +288,35 @@ def _expected_digest(checksums: Mapping[str, str], filename: str) -> str:
     return digest.strip().lower()
 
 
-def _read_verified(path: Path, expected: str) -> np.ndarray:
-    """Read an IDX file, verify the sha256 of its decompressed bytes, return a read-only view."""
+def _read_capped(path: Path, max_bytes: int) -> bytearray:
+    """The contents of ``path``, gunzipped if they start with gzip's magic bytes, read as a stream of at most
+    ``max_bytes`` decompressed bytes; a larger file or a corrupt gzip stream raises ``DatasetError``."""
+    with open(path, "rb") as raw:
+        is_gz = raw.read(2) == GZIP_MAGIC
+    buf = bytearray()
+    try:
+        with gzip.open(path, "rb") if is_gz else open(path, "rb") as stream:
+            while chunk := stream.read(min(1 << 20, max_bytes + 1 - len(buf))):
+                buf += chunk
+                if len(buf) > max_bytes:
+                    raise DatasetError(f"{path}: the contents are larger than the {max_bytes:,} bytes this file "
+                                       f"holds in the original data set; reading stopped there")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            f"{path}: corrupt gzip data: the file starts like a gzip file but cannot be "
+            f"decompressed ({type(exc).__name__}: {exc})"
+        ) from exc
+    return buf
+
+
+def _read_verified(path: Path, expected: str, max_bytes: int) -> np.ndarray:
+    """Read an IDX file (at most ``max_bytes`` decompressed), verify the sha256 of its decompressed bytes."""
     advice = (
         f"Delete {path} and run again: with download=True the loader downloads a fresh copy "
         "(or copy the original file there)."
     )
     try:
-        buf = maybe_gunzip(path.read_bytes(), path)
+        buf = _read_capped(path, max_bytes)
     except DatasetError as exc:
         raise DatasetError(f"{exc}. {advice}") from exc
     actual = hashlib.sha256(buf).hexdigest()
@@ -295,8 +333,8 @@ def _read_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read, verify and check one images/labels pair; return images as rows in [0, 1] and int64 labels."""
     img_path, lbl_path = folder / img_file, folder / lbl_file
-    images = _read_verified(img_path, _expected_digest(checksums, img_file))
-    labels = _read_verified(lbl_path, _expected_digest(checksums, lbl_file))
+    images = _read_verified(img_path, _expected_digest(checksums, img_file), DECOMPRESSED_BYTES[img_file])
+    labels = _read_verified(lbl_path, _expected_digest(checksums, lbl_file), DECOMPRESSED_BYTES[lbl_file])
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DatasetError(
             f"{img_path}: expected uint8 images of shape (n, 28, 28), "

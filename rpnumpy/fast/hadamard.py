@@ -103,6 +103,8 @@ def fwht_blocked(
         if array is not None and not array.flags.c_contiguous:
             raise ValueError(f"{name} must be C-contiguous (the products write through reshaped views of it)")
     out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+    if x.size == 0:  # no rows (an empty batch): nothing to transform
+        return out
     orders = _factor_orders(d, max_factor)
     in_place = np.may_share_memory(out, x)
     if work is None and (in_place or len(orders) > 1):

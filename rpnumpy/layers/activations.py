@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from .._validation import check_real_vector
 from .base import Layer
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU", "PolynomialActivation", "ACTIVATIONS"]
@@ -23,6 +24,10 @@ class _Elementwise(Layer):
     """An element-wise function: any input shape, either float dtype, no parameters."""
 
     input_ndim = None
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
 
 
 class ReLU(_Elementwise):
@@ -127,8 +132,8 @@ class PolynomialActivation(_Elementwise):
 
     def __init__(self, coefficients: Any) -> None:
         super().__init__()
-        a = np.asarray(coefficients, dtype=np.float64)
-        if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+        a = check_real_vector(coefficients, "coefficients")
+        if a.size == 0 or not np.all(np.isfinite(a)):
             raise ValueError(f"coefficients must be a non-empty 1-D sequence of finite numbers, got {coefficients!r}")
         self.coefficients = a
 

@@ -47,24 +47,52 @@ registered under its module and name (``"__main__.MyLayer"``), so a student's
 own ``class ReLU(Layer)`` can never stand in for rpnumpy's when a file is
 loaded. Private classes (a leading underscore) and classes defined inside a
 function are not registered.
+
+Rebuilding a layer from a configuration (:func:`layer_from_config`, which
+:func:`rpnumpy.io.load_model` uses) trusts nothing in it: a configuration must
+record the seed of every random draw (``rng``, an int: without it every load
+would draw new matrices), may hold only the keys ``get_config`` writes (no
+private constructor argument such as ``_zero_v``), may nest at most
+:data:`MAX_CONFIG_DEPTH` layers deep, and its sizes are computed from it
+(:meth:`Layer.config_sizes`) and checked against a limit before anything is
+allocated.
 """
 
 from __future__ import annotations
 
+import inspect
+import numbers
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import check_dtype, check_float_array
+from .._validation import check_dtype, check_float_array, check_positive_int
 
-__all__ = ["Layer", "Sequential", "LAYER_REGISTRY", "layer_from_config", "layer_spec", "registered_name"]
+__all__ = [
+    "LAYER_REGISTRY",
+    "MAX_CONFIG_DEPTH",
+    "Layer",
+    "Sequential",
+    "config_dim",
+    "declared_sizes",
+    "layer_from_config",
+    "layer_spec",
+    "registered_name",
+]
 
 #: Every registered layer class by the name saved models use for it (see the module docstring).
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
 #: Marks a layer whose forward has not run yet (a cache may legitimately be None).
 _NO_CACHE = object()
+
+#: Deepest nesting of layer specs (a Sequential inside a Sequential ...) that :func:`layer_from_config` rebuilds.
+MAX_CONFIG_DEPTH = 16
+
+#: How deep the current thread is inside nested :func:`layer_from_config` and :func:`declared_sizes` calls.
+_NESTING = threading.local()
 
 
 def registered_name(cls: type) -> str:
@@ -277,6 +305,18 @@ class Layer:
         """Build a layer from ``get_config()``'s output (parameters freshly initialised)."""
         return cls(**config)
 
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
+        """``(trainable values, fixed values)`` of a layer built from ``config``, computed without building it.
+
+        :func:`layer_from_config` checks them against a limit, and :func:`rpnumpy.io.load_model`
+        the trainable count against the parameters a file stores, before anything is allocated.
+        Every layer of rpnumpy answers; the default, None, means "unknown" (a class defined
+        elsewhere is then built without the check). Raises ``ValueError``/``TypeError`` for a
+        size that is not a positive int.
+        """
+        return None
+
     def astype(self, dtype: Any) -> Layer:
         """Return a copy of the layer with parameters and buffers in ``dtype``.
 
@@ -319,29 +359,113 @@ def layer_spec(layer: Layer) -> dict[str, Any]:
     return {"class": name, "config": layer.get_config()}
 
 
-def layer_from_config(spec: dict[str, Any]) -> Layer:
-    """Rebuild a layer from ``{"class": name, "config": {...}}``.
+def config_dim(config: dict[str, Any], key: str, default: Any = None) -> int:
+    """``config[key]`` (or ``default`` when absent) as a positive int, for :meth:`Layer.config_sizes`."""
+    return check_positive_int(config.get(key, default), f"config[{key!r}]")
+
+
+def _check_spec(spec: Any) -> tuple[type[Layer], dict[str, Any]]:
+    """The registered class and the config of ``{"class": name, "config": {...}}``, or a ValueError."""
+    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
+        raise ValueError(f"a layer spec must be a dict with keys 'class' and 'config', got {_short(spec)}")
+    name = spec["class"]
+    if not isinstance(name, str) or name not in LAYER_REGISTRY:
+        hint = " (a class defined outside rpnumpy loads once its module has been imported)" if "." in str(name) else ""
+        raise ValueError(f"unknown layer class {_short(name)}{hint}; rpnumpy's layers: "
+                         f"{sorted(n for n in LAYER_REGISTRY if '.' not in n)}")
+    config = spec["config"]
+    if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
+        raise ValueError(f"the config of layer {name} must be a dict with str keys, got {_short(config)}")
+    private = sorted(key for key in config if key.startswith("_"))
+    if private:
+        raise ValueError(f"the config of layer {name} holds private entries {private}: a configuration sets "
+                         f"only the arguments get_config() records")
+    if "rng" in inspect.signature(LAYER_REGISTRY[name].__init__).parameters:
+        seed = config.get("rng")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"the config of layer {name} must record its seed as an int 'rng', got {_short(seed)}: "
+                             f"without it every rebuild would draw different random matrices")
+    return LAYER_REGISTRY[name], config
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (configurations may be large or crafted)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Nested:
+    """Counts the nesting of spec calls on this thread; refuses more than :data:`MAX_CONFIG_DEPTH` levels."""
+
+    def __enter__(self) -> None:
+        depth = getattr(_NESTING, "depth", 0) + 1
+        if depth > MAX_CONFIG_DEPTH:
+            raise ValueError(f"layer specs are nested more than MAX_CONFIG_DEPTH={MAX_CONFIG_DEPTH} levels deep")
+        _NESTING.depth = depth
+
+    def __exit__(self, *exc: Any) -> None:
+        _NESTING.depth -= 1
+
+
+def declared_sizes(spec: dict[str, Any]) -> tuple[int, int] | None:
+    """``(trainable values, fixed values)`` that ``layer_from_config(spec)`` would allocate, or None if unknown.
+
+    Computed from the configuration alone (:meth:`Layer.config_sizes`), nothing is built.
 
     Raises
     ------
     ValueError
-        If the class name is not a registered layer or the config does not
-        fit its constructor.
+        If the spec is not a valid spec of a registered layer (see :func:`layer_from_config`).
     """
-    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
-        raise ValueError(f"a layer spec must be a dict with keys 'class' and 'config', got {spec!r}")
-    name = spec["class"]
-    if not isinstance(name, str) or name not in LAYER_REGISTRY:
-        hint = " (a class defined outside rpnumpy loads once its module has been imported)" if "." in str(name) else ""
-        raise ValueError(f"unknown layer class {name!r}{hint}; rpnumpy's layers: "
-                         f"{sorted(n for n in LAYER_REGISTRY if '.' not in n)}")
-    config = spec["config"]
-    if not isinstance(config, dict):
-        raise ValueError(f"the config of layer {name} must be a dict, got {type(config).__name__}")
-    try:
-        return LAYER_REGISTRY[name].from_config(dict(config))
-    except TypeError as exc:
-        raise ValueError(f"invalid config for layer {name}: {exc}") from exc
+    with _Nested():
+        cls, config = _check_spec(spec)
+        try:
+            return cls.config_sizes(config)
+        except TypeError as exc:
+            raise ValueError(f"invalid config for layer {spec['class']}: {exc}") from exc
+
+
+def layer_from_config(spec: dict[str, Any], *, max_values: int | None = None) -> Layer:
+    """Rebuild a layer from ``{"class": name, "config": {...}}``.
+
+    The spec is checked before anything is built: the class must be registered, the config may
+    hold only public keys, must record the seed ``rng`` of a layer that takes one, and may nest
+    at most :data:`MAX_CONFIG_DEPTH` levels; with ``max_values`` the sizes it declares
+    (:func:`declared_sizes`) must not exceed that many values. After the build, every key must
+    be one that ``get_config()`` writes (a key the layer would ignore is refused too).
+
+    Parameters
+    ----------
+    spec : dict
+    max_values : int, optional
+        Most trainable plus fixed values the layer may hold.
+
+    Raises
+    ------
+    ValueError
+        If the class name is not a registered layer or the config does not fit its constructor
+        or breaks one of the rules above.
+    """
+    with _Nested():
+        cls, config = _check_spec(spec)
+        name = spec["class"]
+        if max_values is not None:
+            try:
+                sizes = cls.config_sizes(config)
+            except TypeError as exc:
+                raise ValueError(f"invalid config for layer {name}: {exc}") from exc
+            if sizes is not None and sum(sizes) > max_values:
+                raise ValueError(f"layer {name} would hold {sizes[0]:,} trainable and {sizes[1]:,} fixed values, "
+                                 f"more than the limit of {max_values:,}")
+        try:
+            layer = cls.from_config(dict(config))
+        except TypeError as exc:
+            raise ValueError(f"invalid config for layer {name}: {exc}") from exc
+        unexpected = sorted(set(config) - set(layer.get_config()))
+        if unexpected:
+            raise ValueError(f"the config of layer {name} holds {unexpected}, which the layer does not record "
+                             f"(get_config() has {sorted(layer.get_config())})")
+        return layer
 
 
 class Sequential(Layer):
@@ -416,10 +540,21 @@ class Sequential(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
+        return cls(*[layer_from_config(spec) for spec in cls._layer_specs(config)])
+
+    @staticmethod
+    def _layer_specs(config: dict[str, Any]) -> list[Any]:
         layers = config.get("layers") if isinstance(config, dict) else None
         if not isinstance(layers, list):
-            raise ValueError(f"a Sequential config must hold a list under 'layers', got {config!r}")
-        return cls(*[layer_from_config(spec) for spec in layers])
+            raise ValueError(f"a Sequential config must hold a list under 'layers', got {_short(config)}")
+        return layers
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
+        sizes = [declared_sizes(spec) for spec in cls._layer_specs(config)]
+        if any(size is None for size in sizes):
+            return None
+        return sum(size[0] for size in sizes), sum(size[1] for size in sizes)
 
     def astype(self, dtype: Any) -> Sequential:
         return Sequential(*[layer.astype(dtype) for layer in self.layers])

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
-from .base import Layer
+from .base import Layer, config_dim
 from .core import INIT_VARIANCE
 
 __all__ = ["Conv2D", "MaxPool2D"]
@@ -200,6 +200,12 @@ class Conv2D(Layer):
         self._add_param("W", w.astype(self.dtype))
         self._add_param("b", np.zeros(self.out_channels, dtype=self.dtype))
 
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        kh, kw = _pair(config.get("kernel_size"), "config['kernel_size']")
+        out_channels = config_dim(config, "out_channels")
+        return out_channels * config_dim(config, "in_channels") * kh * kw + out_channels, 0
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         """The output shape ``(n, out_channels, Ho, Wo)`` for an input of shape ``(n, C, H, W)``."""
         n, _, h, w = input_shape
@@ -236,7 +242,7 @@ class Conv2D(Layer):
         windows = sliding_window_view(self._pad(x), (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
         # im2col: (n, C, kh, kw, Ho, Wo) -> (n, C*kh*kw, Ho*Wo); the reshape makes the one copy.
         cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, self.in_channels * kh * kw, ho * wo)
-        w_mat = self.params["W"].reshape(self.out_channels, -1)
+        w_mat = self.params["W"].reshape(self.out_channels, self.in_channels * kh * kw)
         y = np.matmul(w_mat, cols)  # (n, F, Ho*Wo): already NCHW-contiguous
         y += self.params["b"][:, None]
         return y.reshape(out_shape), (x.shape, cols, out_shape)
@@ -244,9 +250,9 @@ class Conv2D(Layer):
     def _param_backward(self, dy, cache):
         _, cols, out_shape = cache
         n, f = out_shape[:2]
-        delta = dy.reshape(n, f, -1)  # a view when dy is contiguous
+        delta = dy.reshape(n, f, out_shape[2] * out_shape[3])  # a view when dy is contiguous
         # dW = sum_n Delta_n X_col_n^T, as one batched product and a sum over the batch.
-        np.sum(np.matmul(delta, cols.transpose(0, 2, 1)), axis=0, out=self.grads["W"].reshape(f, -1))
+        np.sum(np.matmul(delta, cols.transpose(0, 2, 1)), axis=0, out=self.grads["W"].reshape(f, cols.shape[1]))
         np.sum(dy, axis=(0, 2, 3), out=self.grads["b"])
 
     def _backward(self, dy, cache):
@@ -257,7 +263,7 @@ class Conv2D(Layer):
         delta = dy.reshape(n, f, ho * wo)
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         c, h, w = x_shape[1:]
-        w_mat = self.params["W"].reshape(f, -1)
+        w_mat = self.params["W"].reshape(f, c * kh * kw)
         dcols = np.matmul(w_mat.T, delta).reshape(n, c, kh, kw, ho, wo)
         dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dy.dtype)
         _scatter_add_windows(dxp, dcols, self.stride, (ho, wo))
@@ -333,6 +339,10 @@ class MaxPool2D(Layer):
         super().__init__()
         self.pool_size = _pair(pool_size, "pool_size")
         self.stride = self.pool_size if stride is None else _pair(stride, "stride")
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         """The output shape ``(n, C, Ho, Wo)`` for an input of shape ``(n, C, H, W)``."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_dtype, check_positive_int, seed_from
-from .base import Layer
+from .base import Layer, config_dim
 
 __all__ = ["Dense", "Flatten", "Reshape"]
 
@@ -83,6 +83,11 @@ class Dense(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"d_in": self.d_in, "d_out": self.d_out, "rng": self.seed, "init": self.init, **super().get_config()}
 
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d_in, d_out = config_dim(config, "d_in"), config_dim(config, "d_out")
+        return d_in * d_out + d_out, 0
+
 
 class Flatten(Layer):
     """Reshape ``(n, d1, d2, ...)`` to ``(n, d1*d2*...)``; backward reshapes back.
@@ -92,8 +97,18 @@ class Flatten(Layer):
 
     input_ndim = None
 
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
+
+    def _check_input(self, x: np.ndarray) -> None:
+        super()._check_input(x)
+        if x.ndim < 1:
+            raise ValueError(f"x must have at least 1 dimension (the samples), got shape {x.shape}")
+
     def _forward(self, x):
-        return x.reshape(x.shape[0], -1), x.shape
+        # The width from the shape, not -1: an empty batch (n = 0) has no size to infer it from.
+        return x.reshape(x.shape[0], math.prod(x.shape[1:])), x.shape
 
     def _backward(self, dy, shape):
         return dy.reshape(shape)
@@ -137,3 +152,7 @@ class Reshape(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"shape": list(self.shape)}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0

@@ -52,7 +52,7 @@ import numpy as np
 
 from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
 from ..random_matrices import random_matrix
-from .base import Layer
+from .base import Layer, config_dim
 
 __all__ = ["EUGen", "EUGEN_DRAWS", "balanced_scales", "estimator_variance", "hadamard_features"]
 
@@ -361,6 +361,15 @@ class EUGen(Layer):
         self._add_param("A", self._initial_A(np.random.default_rng(a_seq)).astype(self.dtype))
         if bias:
             self._add_param("b", np.zeros(self.d_out, dtype=self.dtype))
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d_in, d_out, m = config_dim(config, "d_in"), config_dim(config, "d_out"), config_dim(config, "m")
+        order = config_dim(config, "order", 2)
+        width_plus = d_in + (2 if config.get("norm_term", True) else 1)
+        g = width_plus * m * (order * (order + 1) // 2)
+        a = (1 + m * order) * d_out + (d_out if config.get("bias", True) else 0)
+        return (a + g, 0) if config.get("train_G", False) else (a, g)
 
     # -- construction -------------------------------------------------------
     @property

@@ -59,7 +59,7 @@ from .._validation import check_dtype, check_float_array, check_positive_int, se
 from ..hadamard import SRHT
 from ..random_matrices import gaussian_matrix, mexican_hat_matrix, rademacher_matrix
 from .activations import ACTIVATIONS
-from .base import _NO_CACHE, Layer
+from .base import _NO_CACHE, Layer, config_dim
 
 __all__ = ["HalfLayer", "HALF_SCHEMES", "template_matrix", "true_gradient_of_R"]
 
@@ -122,6 +122,13 @@ def template_matrix(
     norms[norms == 0] = 1.0
     matrix /= norms
     return matrix.astype(dtype, copy=False)
+
+
+def _image_shape(value: Any) -> tuple[int, int]:
+    """``image_shape`` as a pair of positive ints (height, width), else a TypeError/ValueError naming it."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"image_shape must be None or a pair of positive ints (height, width), got {value!r}")
+    return check_positive_int(value[0], "image_shape[0]"), check_positive_int(value[1], "image_shape[1]")
 
 
 class HalfLayer(Layer):
@@ -214,7 +221,7 @@ class HalfLayer(Layer):
         super().__init__(check_dtype(dtype))
         self.scheme = scheme
         self.activation = activation
-        self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
+        self.image_shape = None if image_shape is None else _image_shape(image_shape)
         self.seed = seed_from(rng)
         self._g = None if activation is None else ACTIVATIONS[activation]()
         shape = (self.d_in, self.d_out)
@@ -323,6 +330,11 @@ class HalfLayer(Layer):
         if self.image_shape is not None:
             config["image_shape"] = list(self.image_shape)
         return {**config, **super().get_config()}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d_in, d_out = config_dim(config, "d_in"), config_dim(config, "d_out")
+        return 2 * d_out, d_in * d_out
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HalfLayer:

@@ -27,7 +27,7 @@ from .._validation import check_dtype, check_positive_int, seed_from
 from ..hadamard import SRHT
 from ..random_matrices import random_matrix
 from .activations import ACTIVATIONS
-from .base import Layer
+from .base import Layer, config_dim
 
 __all__ = ["PRP", "PRP_SCHEMES", "LowRank", "PRPAutoencoder"]
 
@@ -189,6 +189,11 @@ class PRP(Layer):
         return {"d_in": self.d_in, "d_out": self.d_out, "scheme": self.scheme, "rng": self.seed,
                 **super().get_config()}
 
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d_in, d_out = config_dim(config, "d_in"), config_dim(config, "d_out")
+        return d_in + 2 * d_out, d_in * d_out
+
 
 class LowRank(Layer):
     r"""Low-rank dense layer, :math:`y = x\,U V^\top + b` with :math:`U \in \mathbb R^{d_{in}\times r}`,
@@ -264,6 +269,11 @@ class LowRank(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"d_in": self.d_in, "d_out": self.d_out, "rank": self.rank, "rng": self.seed, "init": self.init,
                 **super().get_config()}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d_in, d_out, rank = config_dim(config, "d_in"), config_dim(config, "d_out"), config_dim(config, "rank")
+        return rank * (d_in + d_out) + d_out, 0
 
 
 class PRPAutoencoder(Layer):
@@ -409,3 +419,8 @@ class PRPAutoencoder(Layer):
         return {"d_in": self.d_in, "k": self.k, "tied": self.tied, "scheme": self.scheme,
                 "hidden_activation": self.hidden_activation, "output_activation": self.output_activation,
                 "rng": self.seed, **super().get_config()}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        d, k = config_dim(config, "d_in"), config_dim(config, "k")
+        return 3 * d + 3 * k, d * k * (1 if config.get("tied", True) else 2)

@@ -5,7 +5,8 @@ rpnumpy both need the same thing: a forward and a backward pass of one layer on 
 down completely. An exchange file holds exactly that. ``python -m rpnumpy gradcheck --out DIR``
 writes one for every registered layer case (:mod:`rpnumpy.testing.cases`); ``python -m rpnumpy
 gradcheck --compare FILE_OR_DIR`` recomputes a file produced elsewhere with rpnumpy and prints a
-relative-error table per array, exiting with status 1 on a mismatch.
+relative-error table per array, exiting with status 0 if every file was compared and agrees, 1 if
+any file mismatched, and 2 if any file could not be used (see "What ``--compare`` does").
 
 The loss
 --------
@@ -59,7 +60,18 @@ and every ``grad/<name>`` with the file's by the relative error of
 The file passes if every one is below the tolerance, by default :data:`DEFAULT_TOLERANCE` = 1e-10:
 two correct float64 implementations of these small layers agree to about 1e-15, and a wrong factor
 or index gives errors of order 1e-2 to 1, so 1e-10 separates the two by several orders of magnitude
-either way. Missing, extra or malformed entries are failures too.
+either way. A gradient missing from the file, or one the layer does not have, is a mismatch too.
+
+A file that cannot be compared at all is *unusable*: it cannot be read or is malformed (it is
+checked as model files are, :func:`rpnumpy.io.scan_npz_archive`: no unknown entries, headers that
+declare what they hold), its layer entry is not a valid rpnumpy layer, its parameters or matrices
+do not fit that layer, the layer cannot run on its input, or its input holds no sample (nothing
+would be compared). A folder is compared file by file: an unusable file is reported and the
+others are still compared. ``python -m rpnumpy gradcheck --compare`` exits with status 0 only if
+every file was compared and agrees, 1 if a file mismatched (and none was unusable), 2 if a file
+was unusable (or the path holds no ``.npz`` file). Text that comes from a file (the case name,
+the producer, messages quoting it) is printed with control characters escaped and cut to a few
+hundred characters, so a file cannot forge lines of the report or send terminal escape codes.
 
 Checking your own implementation (PyTorch)
 ------------------------------------------
@@ -81,7 +93,7 @@ them with your own code, replace its results, and compare. For a PRP layer in Py
     np.savez("mine.npz", **case)
 
 then ``python -m rpnumpy gradcheck --compare mine.npz`` prints the table and exits with 0 (all
-below 1e-10) or 1.
+below 1e-10), 1 (a mismatch) or 2 (the file cannot be used).
 """
 
 from __future__ import annotations
@@ -98,7 +110,7 @@ import numpy as np
 
 from .._validation import check_positive_float
 from ..gradcheck import relative_error
-from ..io import check_archive_header, load_stored_arrays, read_npz_archive, write_npz_atomically
+from ..io import MAX_MODEL_BYTES, check_archive_header, load_stored_arrays, read_npz_archive, write_npz_atomically
 from ..layers.base import Layer, Sequential, layer_from_config, layer_spec
 from .cases import LAYER_CASES, LayerCase, get_case
 
@@ -111,6 +123,7 @@ __all__ = [
     "ExchangeCase",
     "ExchangeFileError",
     "case_filename",
+    "printable",
     "compare_case",
     "compare_path",
     "exchange_case",
@@ -127,6 +140,24 @@ DEFAULT_TOLERANCE = 1e-10
 
 class ExchangeFileError(ValueError):
     """An exchange file is unreadable, incomplete or does not fit the layer it names."""
+
+
+def printable(text: Any, limit: int = 300) -> str:
+    r"""``text`` safe to print on one line: every non-printable character escaped (``\n``, ``\x1b``), cut to ``limit``.
+
+    Names, producers and messages read from an exchange file go through it, so that a file can
+    neither forge lines of a report nor send escape codes to a terminal.
+    """
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+#: The entries an exchange file may hold besides param/, grad/, buffer/ and seed/ ones.
+_ENTRIES = ("format", "format_version", "layer", "input", "upstream", "output", "grad_input", "case", "producer")
+
+
+def _known_entry(name: str) -> bool:
+    return name in _ENTRIES or name.split("/", 1)[0] in ("param", "grad", "buffer", "seed")
 
 
 @dataclass
@@ -232,28 +263,37 @@ def _float64(contents: dict[str, np.ndarray], key: str, where: str) -> np.ndarra
     return value
 
 
-def read_case(path: str | os.PathLike) -> ExchangeCase:
-    """Read an exchange file, checking its format, version, required entries and dtypes.
+def read_case(path: str | os.PathLike, *, max_bytes: int = MAX_MODEL_BYTES) -> ExchangeCase:
+    """Read an exchange file, checking its format, version, entries and dtypes.
+
+    The archive is checked before any array is read (:func:`rpnumpy.io.scan_npz_archive`: only the
+    entries of the format, headers that declare exactly what they hold, at most ``max_bytes``).
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ExchangeFileError
-        If the file is not a readable exchange file of this version (a ``.npy`` file, say).
+        If the file is not a readable exchange file of this version (a ``.npy`` file, say), holds
+        unknown entries or entries of the wrong dtype.
     """
     where = str(path)
-    contents = read_npz_archive(path, error=ExchangeFileError, kind="exchange file")
+    contents = read_npz_archive(path, error=ExchangeFileError, kind="exchange file", max_bytes=max_bytes,
+                                allowed=_known_entry)
     required = ("format", "format_version", "layer", "input", "upstream", "output")
     missing = [key for key in required if key not in contents]
     if missing:
         raise ExchangeFileError(f"{where}: required entries {missing} are missing (see rpnumpy.testing.exchange)")
     spec = check_archive_header(contents, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, spec_key="layer",
                                 error=ExchangeFileError, where=where)
-    unknown = sorted(k for k in contents if k not in (*required, "grad_input", "case", "producer")
-                     and k.split("/", 1)[0] not in ("param", "grad", "buffer", "seed"))
-    if unknown:
-        raise ExchangeFileError(f"{where}: unknown entries {unknown}")
+    for key in ("case", "producer"):
+        if key in contents and (contents[key].shape != () or contents[key].dtype.kind != "U"):
+            raise ExchangeFileError(f"{where}: the {key} entry must be a 0-d str array, got shape "
+                                    f"{contents[key].shape} of {contents[key].dtype}")
+    seeds = {k: v for k, v in contents.items() if k.startswith("seed/")}
+    bad_seeds = sorted(k for k, v in seeds.items() if v.shape != () or v.dtype.kind not in "iu")
+    if bad_seeds:
+        raise ExchangeFileError(f"{where}: seed entries {bad_seeds} must be 0-d int arrays")
 
     def group(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix):]: _float64(contents, k, where) for k in contents if k.startswith(prefix)}
@@ -292,6 +332,7 @@ class CaseComparison:
     tolerance: float
     rows: list[ArrayComparison] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unusable: bool = False
 
     @property
     def passed(self) -> bool:
@@ -299,19 +340,31 @@ class CaseComparison:
         return not self.problems and bool(self.rows) and all(row.passed for row in self.rows)
 
     @property
+    def status(self) -> str:
+        """``"pass"``, ``"mismatch"`` (compared, and something differs or is missing) or ``"unusable"``.
+
+        Unusable: the file could not be compared at all (see the module docstring), ``problems`` says why.
+        """
+        if self.unusable or not self.rows:
+            return "unusable"
+        return "pass" if self.passed else "mismatch"
+
+    @property
     def max_relative_error(self) -> float:
         return max((r.relative_error for r in self.rows if r.relative_error is not None), default=0.0)
 
     def __str__(self) -> str:
-        head = f"{self.name}  ({self.path}" + (f", produced by {self.producer})" if self.producer else ")")
+        """The table, every text from the file escaped (:func:`printable`)."""
+        head = f"{printable(self.name)}  ({printable(self.path)}"
+        head += f", produced by {printable(self.producer)})" if self.producer else ")"
         lines = [head, f"  {'array':<22} {'shape':<16} {'rel. error':>11} {'abs. error':>11}  verdict"]
         for r in self.rows:
             rel = "" if r.relative_error is None else f"{r.relative_error:.2e}"
             ab = "" if r.absolute_error is None else f"{r.absolute_error:.2e}"
-            verdict = ("ok" if r.passed else "MISMATCH") + (f"  ({r.note})" if r.note else "")
-            lines.append(f"  {r.name:<22} {str(r.shape):<16} {rel:>11} {ab:>11}  {verdict}")
-        lines += [f"  problem: {p}" for p in self.problems]
-        outcome = "PASS" if self.passed else "FAIL"
+            verdict = ("ok" if r.passed else "MISMATCH") + (f"  ({printable(r.note)})" if r.note else "")
+            lines.append(f"  {printable(r.name):<22} {str(r.shape):<16} {rel:>11} {ab:>11}  {verdict}")
+        lines += [f"  problem: {printable(p)}" for p in self.problems]
+        outcome = {"pass": "PASS", "mismatch": "FAIL", "unusable": "UNUSABLE"}[self.status]
         lines.append(f"  max relative error {self.max_relative_error:.2e} -> {outcome} "
                      f"(tolerance {self.tolerance:.0e})")
         return "\n".join(lines)
@@ -367,19 +420,26 @@ def compare_case(case: ExchangeCase, *, tolerance: float = DEFAULT_TOLERANCE, pa
     """Recompute ``case`` with rpnumpy and compare the output and every gradient (see the module docstring)."""
     tolerance = check_positive_float(tolerance, "tolerance")
     result = CaseComparison(path=path, name=case.name, producer=case.producer, tolerance=tolerance)
+    if case.input.ndim == 0 or case.input.shape[0] == 0:
+        result.problems.append(f"the input holds no sample (shape {case.input.shape}): nothing to compare")
+        result.unusable = True
+        return result
     try:
-        layer = layer_from_config(case.spec)
+        layer = layer_from_config(case.spec, max_values=MAX_MODEL_BYTES // 8)
     except (ValueError, TypeError) as exc:
         result.problems.append(f"the layer entry does not describe an rpnumpy layer: {exc}")
+        result.unusable = True
         return result
     if layer.dtype is not None and layer.dtype != np.float64:
         layer = layer.astype(np.float64)
     if not _load_arrays(layer, case, result):
+        result.unusable = True
         return result
     try:
         output = layer.forward(case.input)
         if output.shape != case.upstream.shape:
             result.problems.append(f"upstream has shape {case.upstream.shape}, the output's is {output.shape}")
+            result.unusable = True
             return result
         try:
             grad_input = layer.backward(case.upstream)
@@ -388,6 +448,7 @@ def compare_case(case: ExchangeCase, *, tolerance: float = DEFAULT_TOLERANCE, pa
             grad_input = None
     except (ValueError, TypeError) as exc:
         result.problems.append(f"rpnumpy cannot run the layer on the file's input: {exc}")
+        result.unusable = True
         return result
     rows = [_row("output", case.output, output, tolerance)]
     if grad_input is not None and case.grad_input is not None:
@@ -408,14 +469,15 @@ def compare_case(case: ExchangeCase, *, tolerance: float = DEFAULT_TOLERANCE, pa
 
 
 def compare_path(path: str | os.PathLike, *, tolerance: float = DEFAULT_TOLERANCE) -> list[CaseComparison]:
-    """Compare one exchange file, or every ``*.npz`` file of a folder (sorted by name).
+    """Compare one exchange file, or every ``*.npz`` file of a folder (sorted by name), one result per file.
+
+    A file that cannot be read, or whose comparison fails with any exception, gives an unusable
+    result naming the reason (:attr:`CaseComparison.status`); the other files are still compared.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist or a folder holds no ``.npz`` file.
-    ExchangeFileError
-        If a file cannot be read as an exchange file.
     """
     path = Path(path)
     if path.is_dir():
@@ -426,7 +488,20 @@ def compare_path(path: str | os.PathLike, *, tolerance: float = DEFAULT_TOLERANC
         files = [path]
     else:
         raise FileNotFoundError(f"no exchange file or folder at {path}")
-    return [compare_case(read_case(f), tolerance=tolerance, path=str(f)) for f in files]
+    tolerance = check_positive_float(tolerance, "tolerance")
+    return [_compare_file(f, tolerance) for f in files]
+
+
+def _compare_file(path: Path, tolerance: float) -> CaseComparison:
+    """:func:`compare_case` of the file ``path``; whatever goes wrong makes an unusable result, never an exception."""
+    try:
+        return compare_case(read_case(path), tolerance=tolerance, path=str(path))
+    except (ExchangeFileError, OSError) as exc:
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 (a crash while comparing one file must not stop the others)
+        reason = f"rpnumpy failed while comparing this file: {type(exc).__name__}: {exc}"
+    return CaseComparison(path=str(path), name=path.name, producer="", tolerance=tolerance, problems=[reason],
+                          unusable=True)
 
 
 def write_registered_cases(
