@@ -286,8 +286,8 @@ def test_the_opening_cell_is_read_in_either_layout():
     assert sections["What you will learn"] == "- derive the backward pass\n  - check it"
     assert sections["How long it runs"] == "about 3 s in full, 2 s with `RPNUMPY_SMOKE=1`."
     assert "[the notebook before](02_x.ipynb)" in sections["What you need to know first"]
-    headings = ("# 03. T\n\nIntro.\n\n## What you will learn\n\n1. derive\n2. check\n\n"
-                "## How long it runs\n\nAbout 4 minutes in full.\n")
+    headings = ("# 03. T\n\nThe papers behind it: what you will learn is in them.\n\n## What you will learn\n\n"
+                "1. derive\n2. check\n\n## How long it runs\n\nAbout 4 minutes in full.\n")
     sections = opening_sections(headings)
     assert sections == {"What you will learn": "1. derive\n2. check", "How long it runs": "About 4 minutes in full."}
 

@@ -37,20 +37,22 @@ def cell_tags(cell: dict[str, Any]) -> set[str]:
 def opening_sections(markdown: str) -> dict[str, str]:
     """The labelled parts of an opening cell, label -> its markdown text (labels absent are left out).
 
-    A part starts after its label (``**What you will learn**:`` on a bullet, or a heading) and runs
-    to the line holding the next label, so both a one-line part and a nested list are read.
+    A label counts where it starts a line (after a bullet, a heading's ``#`` or a bold ``**``) and
+    ends its line or is followed by a colon or a dash, so the same words in a sentence do not. A part
+    runs from its label to the next label's line, so both a one-line part
+    (``- **How long it runs**: ...``) and a nested list or a section under a heading are read.
     """
     found = []
     for label in LABELS:
-        match = re.search(re.escape(label), markdown, flags=re.IGNORECASE)
+        match = re.search(rf"^[ \t]*(?:[-*+][ \t]+)?(?:#+[ \t]*)?(?:\*\*|__)?{re.escape(label)}"
+                          r"(?=[*_]*[ \t]*(?:[:.\-–—]|$))", markdown, flags=re.IGNORECASE | re.MULTILINE)
         if match:
             found.append((match.start(), match.end(), label))
     found.sort()
     sections = {}
     for i, (_, end, label) in enumerate(found):
-        stop = len(markdown) if i + 1 == len(found) else markdown.rfind("\n", 0, found[i + 1][0]) + 1
-        text = markdown[end:max(stop, end)]
-        text = re.sub(r"^[*_]*\s*[:.\-–—]?\s*", "", text)  # the closing ** of a bold label and its colon
+        stop = found[i + 1][0] if i + 1 < len(found) else len(markdown)
+        text = re.sub(r"^[*_]*[ \t]*[:.\-–—]?", "", markdown[end:stop])  # a bold label's closing ** and colon
         sections[label] = text.strip()
     return sections
 
