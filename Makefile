@@ -1,6 +1,9 @@
 # The two commands of the README, each doing all of its own set-up:
 #   make demo   creates .venv, installs rpnumpy, runs the main job (report in reports/demo)
 #   make test   creates .venv, installs rpnumpy with its test extra, runs ruff and the whole test suite
+# and the course's two editions (notebooks/README.md), with the same set-up:
+#   make student  writes build/student/: the notebooks with every exercise's solution a stub, outputs cleared
+#   make book     writes build/book/: index.html and one HTML page per notebook, math typeset offline
 # Data: $RPNUMPY_DATA if set, else ../shared/data if it exists, else the loaders' own look-up
 # (user cache, then download).
 
@@ -17,7 +20,7 @@ ifeq ($(origin RPNUMPY_DATA), undefined)
   endif
 endif
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install student book clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +35,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rpnumpy tests benchmarks
 
+student: $(STAMP)
+	rm -rf build/student
+	$(BIN)/python -m rpnumpy.course student --notebooks notebooks --out build/student
+
+book: $(STAMP)
+	rm -rf build/book
+	$(BIN)/python -m rpnumpy.course book --notebooks notebooks --out build/book
+
 test: lint
 	RPNUMPY_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
 
@@ -44,4 +55,4 @@ bench:
 	  $(addprefix --closed-form ,$(firstword $(wildcard reports/snnk/results_snnk.json reports/demo/results_snnk.json)))
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .ruff_cache
+	rm -rf $(VENV) reports build .pytest_cache .ruff_cache
