@@ -8,12 +8,14 @@ is checked against the central difference
 .. math:: \frac{\partial L}{\partial \theta_i} \approx
           \frac{L(\theta_i + h) - L(\theta_i - h)}{2h},
 
-whose error is :math:`O(h^2)` (truncation) plus about :math:`\epsilon_{mach}|L|/h`
-(round-off). In float64 (:math:`\epsilon \approx 2.2\cdot10^{-16}`) the default
+whose error is :math:`O(h^2)` (truncation) plus about :math:`\mathrm{eps}\,|L|/h`
+(round-off), :math:`\mathrm{eps}` the machine epsilon of the dtype (``np.finfo(dtype).eps``).
+In float64 (:math:`\mathrm{eps} \approx 2.2\cdot10^{-16}`) the default
 :math:`h = 10^{-6}` balances the two near :math:`10^{-10}` relative error. In
-float32 (:math:`\epsilon \approx 1.2\cdot10^{-7}`) round-off alone is about
-:math:`10^{-1}`, so a float32 check cannot tell a bug from noise: the functions
-here refuse float32 with a ``TypeError``.
+float32 (:math:`\mathrm{eps} \approx 1.2\cdot10^{-7}`) round-off alone is about
+:math:`10^{-1}` at that step, and no step brings the error near :math:`10^{-7}`, so a
+float32 check cannot tell a bug from noise: the functions here refuse float32 with a
+``TypeError``.
 
 The upstream gradient is random, never all ones: a ones vector can make whole
 terms of a backward pass cancel (a mean-centring term, for example) and hide a

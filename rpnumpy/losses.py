@@ -18,10 +18,10 @@ __all__ = ["Loss", "SoftmaxCrossEntropy", "MeanSquaredError", "log_softmax"]
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    r"""Row-wise :math:`\log\operatorname{softmax}(z)_k = z_k - \log\sum_j e^{z_j}`, computed stably.
+    r"""Row-wise :math:`\log\operatorname{softmax}(\hat y)_k = \hat y_k - \log\sum_j e^{\hat y_j}`, computed stably.
 
-    The log-sum-exp is taken after subtracting the row maximum :math:`m`:
-    :math:`\log\sum_j e^{z_j} = m + \log\sum_j e^{z_j - m}`, so no exponent is
+    The log-sum-exp is taken after subtracting the row maximum :math:`\mu = \max_j \hat y_j`:
+    :math:`\log\sum_j e^{\hat y_j} = \mu + \log\sum_j e^{\hat y_j - \mu}`, so no exponent is
     positive and nothing overflows, even for logits of 1e4.
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -63,14 +63,16 @@ class Loss:
 class SoftmaxCrossEntropy(Loss):
     r"""Mean cross-entropy of a softmax over logits, for integer class labels.
 
-    Forward, for logits :math:`z` of shape ``(n, K)`` and labels :math:`t_i \in \{0..K-1\}`:
+    Forward, for logits :math:`\hat y` of shape ``(n, d_out)`` (one row :math:`\hat y_i` per sample) and
+    labels :math:`t_i \in \{0, \dots, d_{out}-1\}`:
 
-    .. math:: L = -\frac{1}{n}\sum_{i=1}^{n} \log \operatorname{softmax}(z_i)_{t_i}
-              = \frac{1}{n}\sum_i \Big(\operatorname{logsumexp}(z_i) - z_{i,t_i}\Big)
+    .. math:: L = -\frac{1}{n}\sum_{i=1}^{n} \log \operatorname{softmax}(\hat y_i)_{t_i}
+              = \frac{1}{n}\sum_i \Big(\operatorname{logsumexp}(\hat y_i) - \hat y_{i,t_i}\Big)
 
     Backward:
 
-    .. math:: \frac{\partial L}{\partial z_{ik}} = \frac{1}{n}\big(\operatorname{softmax}(z_i)_k - [k = t_i]\big)
+    .. math:: \frac{\partial L}{\partial \hat y_{ik}} = \frac{1}{n}\big(\operatorname{softmax}(\hat y_i)_k
+              - [k = t_i]\big)
 
     The softmax and the cross-entropy are fused: the gradient is exact and
     well conditioned, where differentiating a separate softmax layer would

@@ -33,7 +33,7 @@ class Dense(Layer):
     .. math::
 
         \frac{\partial L}{\partial W} = x^\top \delta, \qquad
-        \frac{\partial L}{\partial b} = \textstyle\sum_{n} \delta_{n,:}, \qquad
+        \frac{\partial L}{\partial b} = \textstyle\sum_{i} \delta_{i,:}, \qquad
         \frac{\partial L}{\partial x} = \delta W^\top.
 
     Three matrix products per step in all (one forward, two backward); the
