@@ -20,10 +20,10 @@ Where the maps come from
           e^{(2\pi i\xi x)^\top w}\Big].
 
 **Gaussian lemma** (:mod:`rpnumpy.features.urf`, with the variance parameter :math:`M > -1/4`
-and :math:`c = \sqrt{1+4M}`): for complex :math:`u, v` and :math:`g \sim N(0, I_d)`,
+and :math:`\gamma = \sqrt{1+4M}`): for complex :math:`u, v` and :math:`g \sim N(0, I_d)`,
 
-.. math:: e^{u^\top v} = (1+4M)^{d/2}\,\mathbb E_g\Big[e^{c g^\top u - u^\top u/2 - M\|g\|^2}\,
-          e^{c g^\top v - v^\top v/2 - M\|g\|^2}\Big].
+.. math:: e^{u^\top v} = (1+4M)^{d/2}\,\mathbb E_g\Big[e^{\gamma g^\top u - u^\top u/2 - M\|g\|^2}\,
+          e^{\gamma g^\top v - v^\top v/2 - M\|g\|^2}\Big].
 
 Taking :math:`u = 2\pi i\xi x` and :math:`v = w` splits the exponential of the dot product into
 an :math:`x`-factor and a :math:`w`-factor. Draw :math:`g_1, \dots, g_m` (the columns of ``G``)

@@ -5,8 +5,8 @@ The map
 The lemma of :mod:`rpnumpy.features.urf` with the real vectors :math:`u = x`, :math:`v = w`
 needs no frequency at all:
 
-.. math:: \Phi_k(x) = C e^{c g_k^\top x - \|x\|^2/2 - M\|g_k\|^2}, \qquad
-          \Psi_k(w, b) = e^{b}\,C e^{c g_k^\top w - \|w\|^2/2 - M\|g_k\|^2},
+.. math:: \Phi_k(x) = C e^{\gamma g_k^\top x - \|x\|^2/2 - M\|g_k\|^2}, \qquad
+          \Psi_k(w, b) = e^{b}\,C e^{\gamma g_k^\top w - \|w\|^2/2 - M\|g_k\|^2},
 
 ``D = m``, every feature positive. At :math:`M = 0` these are the positive random features of
 the softmax kernel (FAVOR+; Choromanski et al., "Rethinking Attention with Performers",
@@ -15,12 +15,12 @@ ICLR 2021, arXiv:2009.14794).
 Variance
 --------
 The second-moment identity of :mod:`rpnumpy.features.urf` at :math:`(u, v, u', v') = (x, w, x, w)`,
-times :math:`e^{2b}`, gives with :math:`s = w^\top x`
+times :math:`e^{2b}`, gives with :math:`t = w^\top x`
 
-.. math:: \mathbb E Z^2 = P e^{2b + (2\rho - 1)(\|x\|^2 + \|w\|^2) + 4\rho s}, \qquad
-          \operatorname{Var}Z = e^{2(s+b)}\big(P e^{(2\rho-1)(\|x\|^2+\|w\|^2) + (4\rho-2)s} - 1\big),
+.. math:: \mathbb E Z^2 = K e^{2b + (2\rho - 1)(\|x\|^2 + \|w\|^2) + 4\rho t}, \qquad
+          \operatorname{Var}Z = e^{2(t+b)}\big(K e^{(2\rho-1)(\|x\|^2+\|w\|^2) + (4\rho-2)t} - 1\big),
 
-which is :math:`e^{2(s+b)}(e^{\|x+w\|^2}-1)` at :math:`M = 0` (:math:`P = \rho = 1`).
+which is :math:`e^{2(t+b)}(e^{\|x+w\|^2}-1)` at :math:`M = 0` (:math:`K = \rho = 1`).
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ __all__ = ["ExpTower"]
 class ExpTower(GaussianLemmaTower):
     r"""The exp tower: :math:`\Phi(x)^\top\Psi(w, b)` estimates :math:`e^{w^\top x + b}`.
 
-    Forward: :math:`\Phi = e^{A}` with :math:`A_{ik} = c\,g_k^\top x_i - \|x_i\|^2/2 + \log C - M\|g_k\|^2`,
-    :math:`\Psi = e^{A^\Psi}` with :math:`A^\Psi_{jk} = c\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2 + b_j`.
+    Forward: :math:`\Phi = e^{\Lambda}` with
+    :math:`\Lambda_{ik} = \gamma\,g_k^\top x_i - \|x_i\|^2/2 + \log C - M\|g_k\|^2`, and
+    :math:`\Psi = e^{\Lambda^\Psi}` with
+    :math:`\Lambda^\Psi_{jk} = \gamma\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2 + b_j`.
 
-    Backward: :math:`\partial\Phi/\partial A = \Phi`, so with :math:`E = \partial\Phi\odot\Phi` and
+    Backward: :math:`\partial\Phi/\partial\Lambda = \Phi`, so with :math:`E = \partial\Phi\odot\Phi` and
     :math:`F = \partial\Psi\odot\Psi`
 
-    .. math:: \frac{\partial L}{\partial x_i} = (E\,(cG)^\top)_i - \Big(\sum_k E_{ik}\Big)x_i, \qquad
-              \frac{\partial L}{\partial w_j} = (F\,(cG)^\top)_j - \Big(\sum_k F_{jk}\Big)w_j, \qquad
+    .. math:: \frac{\partial L}{\partial x_i} = (E\,(\gamma G)^\top)_i - \Big(\sum_k E_{ik}\Big)x_i, \qquad
+              \frac{\partial L}{\partial w_j} = (F\,(\gamma G)^\top)_j - \Big(\sum_k F_{jk}\Big)w_j, \qquad
               \frac{\partial L}{\partial b_j} = \sum_k F_{jk}.
 
     Parameters

@@ -13,10 +13,10 @@ leaves importance weight 1, and :math:`\zeta = 2\pi\xi`. So
 
 and the cos tower (:mod:`rpnumpy.features.trig`) applied to :math:`\zeta_k x` with the phase
 :math:`\zeta_k b`, one frequency :math:`\zeta_k` per direction :math:`g_k`, is unbiased:
-:math:`\theta_k = \zeta_k c\,g_k^\top x`, :math:`h_k = C e^{\zeta_k^2\|x\|^2/2 - M\|g_k\|^2}`,
-:math:`\Psi = [u\cos(\zeta b),\ -u\sin(\zeta b)]`. ``D = 2m``.
+:math:`\theta_k = \zeta_k\gamma\,g_k^\top x`, :math:`\mu_k = C e^{\zeta_k^2\|x\|^2/2 - M\|g_k\|^2}`,
+:math:`\Psi = [\nu\cos(\zeta b),\ -\nu\sin(\zeta b)]`. ``D = 2m``.
 
-**Heavy tails.** :math:`h_k` carries :math:`e^{\zeta_k^2\|x\|^2/2}`. Since
+**Heavy tails.** :math:`\mu_k` carries :math:`e^{\zeta_k^2\|x\|^2/2}`. Since
 :math:`\mathbb E_\zeta[e^{a\zeta^2}] = (1-2a)^{-1/2}` for :math:`a < 1/2` and is infinite
 otherwise, the variance is finite only for :math:`\|x\|^2 < 1/2`, and for :math:`\|x\|^2 \ge 1`
 not even :math:`\mathbb E|Z|` is finite, so the estimate is meaningless there. A
@@ -28,8 +28,8 @@ Given :math:`\zeta`, the cos formula holds with :math:`x \to \zeta x`, :math:`s 
 :math:`b \to \zeta b`. Averaging over :math:`\zeta` with the identity above and
 :math:`\mathbb E[e^{-\beta\zeta^2}\cos(t\zeta)] = (1+2\beta)^{-1/2}e^{-t^2/(2(1+2\beta))}`:
 
-.. math:: \mathbb E Z^2 = \tfrac P2 e^{\epsilon\|w\|^2}\Big((1-2\|x\|^2)^{-1/2} + (1+2\epsilon\|x\|^2)^{-1/2}
-          e^{-(4\rho s+2b)^2/(2(1+2\epsilon\|x\|^2))}\Big), \qquad
+.. math:: \mathbb E Z^2 = \tfrac K2 e^{\eta\|w\|^2}\Big((1-2\|x\|^2)^{-1/2} + (1+2\eta\|x\|^2)^{-1/2}
+          e^{-(4\rho t+2b)^2/(2(1+2\eta\|x\|^2))}\Big), \qquad
           \operatorname{Var}Z = \mathbb E Z^2 - e^{-(s+b)^2}.
 """
 
@@ -49,7 +49,7 @@ class GaussianTower(TrigTower):
     r"""The gaussian tower: :math:`\Phi(x)^\top\Psi(w, b)` estimates :math:`e^{-(w^\top x + b)^2/2}`.
 
     The trig towers' forward and backward passes (:class:`~rpnumpy.features.trig.TrigTower`)
-    with the projection :math:`P = cG\operatorname{diag}(\zeta)`, the quadratic coefficients
+    with the projection :math:`\Gamma = \gamma G\operatorname{diag}(\zeta)`, the quadratic coefficients
     :math:`q_k = \zeta_k^2/2` and the phase :math:`\varphi_{jk} = \zeta_k b_j`, so that
     :math:`\partial L/\partial b_j = \sum_k \zeta_k\,\partial\varphi_{jk}`.
 

@@ -10,8 +10,8 @@ whose mean is the **arc-cosine kernel** of order 1 (Cho & Saul, "Kernel Methods 
 Learning", NeurIPS 2009),
 
 .. math:: \mathbb E[\Phi(x)^\top\Psi(w)] = k_1(x, w)
-          = \frac{\|x\|\|w\|}{2\pi}\big(\sin\alpha + (\pi-\alpha)\cos\alpha\big),
-          \qquad \alpha = \angle(x, w),
+          = \frac{\|x\|\|w\|}{2\pi}\big(\sin\omega + (\pi-\omega)\cos\omega\big),
+          \qquad \omega = \angle(x, w),
 
 which depends on both norms and the angle, not on :math:`w^\top x` alone. ``D = m``.
 :math:`\mathbb E Z^2` is the kernel of order 2, :math:`k_2(x, w)`, so
@@ -38,10 +38,10 @@ def arc_cosine_kernel(x: np.ndarray, w: np.ndarray, *, order: int = 1) -> np.nda
 
     .. math::
 
-        k_1(x, w) = \frac{\|x\|\|w\|}{2\pi}\big(\sin\alpha + (\pi - \alpha)\cos\alpha\big), \qquad
-        k_2(x, w) = \frac{\|x\|^2\|w\|^2}{2\pi}\big(3\sin\alpha\cos\alpha + (\pi - \alpha)(1 + 2\cos^2\alpha)\big),
+        k_1(x, w) = \frac{\|x\|\|w\|}{2\pi}\big(\sin\omega + (\pi - \omega)\cos\omega\big), \qquad
+        k_2(x, w) = \frac{\|x\|^2\|w\|^2}{2\pi}\big(3\sin\omega\cos\omega + (\pi - \omega)(1 + 2\cos^2\omega)\big),
 
-    with :math:`\alpha = \angle(x, w)`. This is the kernel of Cho & Saul ("Kernel Methods for Deep
+    with :math:`\omega = \angle(x, w)`. This is the kernel of Cho & Saul ("Kernel Methods for Deep
     Learning", NeurIPS 2009) without their factor 2: it is the plain expectation, the quantity the
     ReLU tower estimates (order 1) and its per-feature second moment (order 2).
 

@@ -5,20 +5,20 @@ The maps (real form of the paper's complex features)
 The lemma of :mod:`rpnumpy.features.urf` with :math:`u = ix` and :math:`v = w`
 (so :math:`u^\top u = -\|x\|^2`) gives
 
-.. math:: e^{i w^\top x} = \mathbb E_g\big[(1+4M)^{d/2}\, e^{\|x\|^2/2 - M\|g\|^2 + i c g^\top x}\,
-          e^{c g^\top w - \|w\|^2/2 - M\|g\|^2}\big].
+.. math:: e^{i w^\top x} = \mathbb E_g\big[(1+4M)^{d/2}\, e^{\|x\|^2/2 - M\|g\|^2 + i \gamma g^\top x}\,
+          e^{\gamma g^\top w - \|w\|^2/2 - M\|g\|^2}\big].
 
 Multiply by :math:`e^{ib}` and take the real part (cos) or the imaginary part (sin). With
-:math:`\theta_k = c\,g_k^\top x`, :math:`h_k(x) = C e^{\|x\|^2/2 - M\|g_k\|^2}` and
-:math:`u_k(w) = C e^{c g_k^\top w - \|w\|^2/2 - M\|g_k\|^2}`, the addition theorems
+:math:`\theta_k = \gamma\,g_k^\top x`, :math:`\mu_k(x) = C e^{\|x\|^2/2 - M\|g_k\|^2}` and
+:math:`\nu_k(w) = C e^{\gamma g_k^\top w - \|w\|^2/2 - M\|g_k\|^2}`, the addition theorems
 :math:`\cos(\theta + b) = \cos\theta\cos b - \sin\theta\sin b` and
 :math:`\sin(\theta + b) = \cos\theta\sin b + \sin\theta\cos b` split each direction into a pair:
 
-.. math:: \Phi(x) = [h \odot \cos\theta,\ h \odot \sin\theta], \quad
-          \Psi_{\cos}(w, b) = [u\cos b,\ -u \sin b], \quad
-          \Psi_{\sin}(w, b) = [u\sin b,\ u\cos b],
+.. math:: \Phi(x) = [\mu \odot \cos\theta,\ \mu \odot \sin\theta], \quad
+          \Psi_{\cos}(w, b) = [\nu\cos b,\ -\nu \sin b], \quad
+          \Psi_{\sin}(w, b) = [\nu\sin b,\ \nu\cos b],
 
-so that :math:`\Phi^\top\Psi = \sum_k h_k u_k \cos(\theta_k + b)` (or sin). ``D = 2m``. The
+so that :math:`\Phi^\top\Psi = \sum_k \mu_k \nu_k \cos(\theta_k + b)` (or sin). ``D = 2m``. The
 paper (Sehanobish, Choromanski et al., "Scalable Neural Network Kernels", ICLR 2024,
 arXiv:2310.13225) writes the same estimator with complex features on the two binary frequencies
 :math:`\xi = \pm 1/2\pi`; this real form needs no complex dtype. The input tower is the **same**
@@ -28,22 +28,22 @@ the input tower alone is a random-feature map of the exponential (softmax) kerne
 
 Variance
 --------
-Let :math:`Z = m h_k u_k e^{i(\theta_k + b)}` be the complex one-direction estimate, so that
+Let :math:`Z = m \mu_k \nu_k e^{i(\theta_k + b)}` be the complex one-direction estimate, so that
 :math:`Z_{\cos} = \operatorname{Re}Z` and :math:`Z_{\sin} = \operatorname{Im}Z`, and
 :math:`(\operatorname{Re}Z)^2 = (|Z|^2 + \operatorname{Re}Z^2)/2`,
 :math:`(\operatorname{Im}Z)^2 = (|Z|^2 - \operatorname{Re}Z^2)/2`. The second-moment identity of
 :mod:`rpnumpy.features.urf` at :math:`(u, v, u', v') = (ix, w, -ix, w)` and at
-:math:`(ix, w, ix, w)` gives, with :math:`s = w^\top x`,
+:math:`(ix, w, ix, w)` gives, with :math:`t = w^\top x`,
 
-.. math:: \mathbb E|Z|^2 = P e^{\|x\|^2 + \epsilon\|w\|^2}, \qquad
-          \mathbb E Z^2 = P e^{\epsilon(\|w\|^2 - \|x\|^2)}\, e^{i(4\rho s + 2b)},
+.. math:: \mathbb E|Z|^2 = K e^{\|x\|^2 + \eta\|w\|^2}, \qquad
+          \mathbb E Z^2 = K e^{\eta(\|w\|^2 - \|x\|^2)}\, e^{i(4\rho t + 2b)},
 
 hence
 
-.. math:: \mathbb E Z_{\cos/\sin}^2 = \tfrac P2 e^{\epsilon\|w\|^2}\big(e^{\|x\|^2}
-          \pm e^{-\epsilon\|x\|^2}\cos(4\rho s + 2b)\big)
+.. math:: \mathbb E Z_{\cos/\sin}^2 = \tfrac K2 e^{\eta\|w\|^2}\big(e^{\|x\|^2}
+          \pm e^{-\eta\|x\|^2}\cos(4\rho t + 2b)\big)
 
-(+ for cos, − for sin), and :math:`\operatorname{Var}Z = \mathbb E Z^2 - f(s + b)^2`.
+(+ for cos, − for sin), and :math:`\operatorname{Var}Z = \mathbb E Z^2 - f(t + b)^2`.
 """
 
 from __future__ import annotations
@@ -61,30 +61,32 @@ def cos_pair(u: np.ndarray, cos_phase: np.ndarray, sin_phase: np.ndarray) -> np.
 
 
 class TrigTower(GaussianLemmaTower):
-    r"""The input tower :math:`\Phi = [H\odot\cos\Theta,\ H\odot\sin\Theta]` shared by cos, sin and gaussian.
+    r"""The input tower :math:`\Phi = [e^{\Lambda}\odot\cos\Theta,\ e^{\Lambda}\odot\sin\Theta]` (cos, sin, gaussian).
 
-    Forward (rows :math:`x_i`, directions :math:`k`): :math:`\Theta = xP`,
-    :math:`A_{ik} = q_k\|x_i\|^2 + \log C - M\|g_k\|^2`, :math:`H = e^{A}`; the parameter tower
-    :math:`\Psi = [\Psi^1, \Psi^2]` is :math:`U = e^{A^\Psi}` rotated by the phase :math:`\varphi`
+    Forward (rows :math:`x_i`, directions :math:`k`): :math:`\Theta = x\Gamma`,
+    :math:`\Lambda_{ik} = q_k\|x_i\|^2 + \log C - M\|g_k\|^2`; the parameter tower
+    :math:`\Psi = [\Psi^1, \Psi^2]` is :math:`e^{\Lambda^\Psi}` rotated by the phase :math:`\varphi`
     (:math:`\varphi_{jk} = b_j`; :math:`\zeta_k b_j` for gaussian).
 
-    Backward. Split :math:`\partial\Phi = [\partial\Phi^{c} \mid \partial\Phi^{s}]`. Because
-    :math:`H\cos\Theta` and :math:`H\sin\Theta` are the features themselves,
+    Backward. Split :math:`\Phi = [\Phi^{c} \mid \Phi^{s}]` and
+    :math:`\partial\Phi = [\partial\Phi^{c} \mid \partial\Phi^{s}]` into their cos and sin halves.
+    Because :math:`e^{\Lambda}\cos\Theta` and :math:`e^{\Lambda}\sin\Theta` are the features themselves,
 
     .. math:: \partial\Theta = \partial\Phi^{s}\odot\Phi^{c} - \partial\Phi^{c}\odot\Phi^{s}, \qquad
-              \partial A = \partial\Phi^{c}\odot\Phi^{c} + \partial\Phi^{s}\odot\Phi^{s}, \qquad
-              \frac{\partial L}{\partial x_i} = (\partial\Theta\,P^\top)_i + 2\Big(\sum_k q_k\,\partial A_{ik}\Big)x_i
+              \partial\Lambda = \partial\Phi^{c}\odot\Phi^{c} + \partial\Phi^{s}\odot\Phi^{s}, \qquad
+              \frac{\partial L}{\partial x_i} = (\partial\Theta\,\Gamma^\top)_i
+              + 2\Big(\sum_k q_k\,\partial\Lambda_{ik}\Big)x_i
 
-    (for cos and sin :math:`P = cG` and :math:`2q_k = 1`). On the parameter side, both arrangements
+    (for cos and sin :math:`\Gamma = \gamma G` and :math:`2q_k = 1`). On the parameter side, both arrangements
     satisfy :math:`\partial\Psi^1/\partial\varphi = \Psi^2`, :math:`\partial\Psi^2/\partial\varphi = -\Psi^1`
-    and :math:`\partial\Psi/\partial A^\Psi = \Psi`, so with
+    and :math:`\partial\Psi/\partial\Lambda^\Psi = \Psi`, so with
     :math:`\partial\Psi = [\partial\Psi^1 \mid \partial\Psi^2]`
 
-    .. math:: \partial A^\Psi = \partial\Psi^1\odot\Psi^1 + \partial\Psi^2\odot\Psi^2, \qquad
+    .. math:: \partial\Lambda^\Psi = \partial\Psi^1\odot\Psi^1 + \partial\Psi^2\odot\Psi^2, \qquad
               \partial\varphi = \partial\Psi^1\odot\Psi^2 - \partial\Psi^2\odot\Psi^1,
 
-    .. math:: \frac{\partial L}{\partial w_j} = (\partial A^\Psi (cG)^\top)_j
-              - \Big(\sum_k \partial A^\Psi_{jk}\Big) w_j, \qquad
+    .. math:: \frac{\partial L}{\partial w_j} = (\partial\Lambda^\Psi (\gamma G)^\top)_j
+              - \Big(\sum_k \partial\Lambda^\Psi_{jk}\Big) w_j, \qquad
               \frac{\partial L}{\partial b_j} = \sum_k \partial\varphi_{jk}\,\frac{\partial\varphi_{jk}}{\partial b_j}
 
     (the last factor is 1 for cos and sin, :math:`\zeta_k` for gaussian). The backward passes need
@@ -107,8 +109,8 @@ class TrigTower(GaussianLemmaTower):
         m = self.n_directions
         d_cos, d_sin = d_phi[:, :m], d_phi[:, m:]
         h_cos, h_sin = features[:, :m], features[:, m:]
-        d_projected = d_sin * h_cos - d_cos * h_sin  # H ⊙ (-dΦᶜ ⊙ sinΘ + dΦˢ ⊙ cosΘ)
-        d_exponent = d_cos * h_cos + d_sin * h_sin  # dH ⊙ H
+        d_projected = d_sin * h_cos - d_cos * h_sin  # e^Λ ⊙ (-∂Φᶜ ⊙ sinΘ + ∂Φˢ ⊙ cosΘ)
+        d_exponent = d_cos * h_cos + d_sin * h_sin  # ∂Λ, since ∂Φ/∂Λ = Φ
         return self._input_gradient(x, d_projected, d_exponent)
 
     def _phase(self, b: np.ndarray) -> np.ndarray:
@@ -178,7 +180,7 @@ class CosTower(TrigTower):
 class SinTower(TrigTower):
     r"""The sin tower: :math:`\Phi(x)^\top\Psi(w, b)` estimates :math:`\sin(w^\top x + b)`.
 
-    The input tower is the cos tower's; :math:`\Psi = [u\sin b,\ u\cos b]`, ``D = 2m``
+    The input tower is the cos tower's; :math:`\Psi = [\nu\sin b,\ \nu\cos b]`, ``D = 2m``
     (:mod:`rpnumpy.features.trig`); forward and backward formulas in :class:`TrigTower`.
 
     Parameters

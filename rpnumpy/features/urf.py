@@ -9,11 +9,11 @@ in the Gaussian integral gives
 
 and both sides are analytic in :math:`a`, so it holds for complex :math:`a` as well, with
 :math:`a^\top a` the bilinear form (not :math:`\|a\|^2`). Take :math:`\beta = 2M`,
-:math:`c = \sqrt{1+4M}` and :math:`a = c(u+v)`: then :math:`a^\top a/(2(1+4M)) = (u+v)^\top(u+v)/2`
+:math:`\gamma = \sqrt{1+4M}` and :math:`a = \gamma(u+v)`: then :math:`a^\top a/(2(1+4M)) = (u+v)^\top(u+v)/2`
 and, for complex :math:`u, v` and :math:`M > -1/4`,
 
-.. math:: e^{u^\top v} = (1+4M)^{d/2}\,\mathbb E_g\Big[e^{c g^\top u - u^\top u/2 - M\|g\|^2}\,
-          e^{c g^\top v - v^\top v/2 - M\|g\|^2}\Big].
+.. math:: e^{u^\top v} = (1+4M)^{d/2}\,\mathbb E_g\Big[e^{\gamma g^\top u - u^\top u/2 - M\|g\|^2}\,
+          e^{\gamma g^\top v - v^\top v/2 - M\|g\|^2}\Big].
 
 :math:`M` is the lemma's **variance parameter** (``variance_param``): every :math:`M > -1/4`
 gives the same expectation, but not the same variance. The towers average over :math:`m`
@@ -27,15 +27,15 @@ Write :math:`Z = m\,\Phi_k\Psi_k` for the estimate from one direction (a cos/sin
 towers); the estimate is the mean of :math:`m` such :math:`Z`, so its variance is
 :math:`\operatorname{Var}Z/m` for i.i.d. draws. For two such single-direction products, one for
 :math:`(u, v)` and one for :math:`(u', v')` on the **same** :math:`g`, the lemma with
-:math:`\beta = 4M` and :math:`a = c\,\sigma`, :math:`\sigma = u + v + u' + v'`, gives
+:math:`\beta = 4M` and :math:`a = \gamma\,\sigma`, :math:`\sigma = u + v + u' + v'`, gives
 
-.. math:: \mathbb E[Z Z'] = P\,\exp\Big(\frac\rho2\,\sigma^\top\sigma
+.. math:: \mathbb E[Z Z'] = K\,\exp\Big(\frac\rho2\,\sigma^\top\sigma
           - \frac{u^\top u + v^\top v + u'^\top u' + v'^\top v'}{2}\Big), \qquad
-          P = \Big(\frac{(1+4M)^2}{1+8M}\Big)^{d/2}, \quad \rho = \frac{1+4M}{1+8M},
+          K = \Big(\frac{(1+4M)^2}{1+8M}\Big)^{d/2}, \quad \rho = \frac{1+4M}{1+8M},
 
 finite only for :math:`M > -1/8`. Each tower's variance is this identity at its own
-:math:`u, v` (derived in its module); they also use :math:`\epsilon = 2\rho - 1 = 1/(1+8M)`.
-:math:`M > 0` damps only the :math:`\|w\|^2` term and multiplies by :math:`P \ge 1`, which grows
+:math:`u, v` (derived in its module); they also use :math:`\eta = 2\rho - 1 = 1/(1+8M)`.
+:math:`M > 0` damps only the :math:`\|w\|^2` term and multiplies by :math:`K \ge 1`, which grows
 with :math:`d`: ``variance_param = 0`` is the safe default. The :math:`\|x\|^2` term is never
 damped: **normalise inputs** to :math:`\|x\| \lesssim 1`.
 """
@@ -59,21 +59,21 @@ __all__ = ["GaussianLemmaTower"]
 class GaussianLemmaTower(RandomFeatureTower):
     r"""A tower from the Gaussian lemma: every feature is an exponential of the input, times cos/sin for trig towers.
 
-    Both towers are built from the projection :math:`\Theta = xP` (:math:`P = cG`; for gaussian
-    :math:`cG\operatorname{diag}(\zeta)`) and the per-feature exponents
+    Both towers are built from the projection :math:`\Theta = x\Gamma` (:math:`\Gamma = \gamma G`; for gaussian
+    :math:`\gamma G\operatorname{diag}(\zeta)`) and the per-feature exponents
 
-    .. math:: A_{ik} = q_k\|x_i\|^2 + \log C - M\|g_k\|^2, \qquad
-              A^{\Psi}_{jk} = c\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2 :
+    .. math:: \Lambda_{ik} = q_k\|x_i\|^2 + \log C - M\|g_k\|^2, \qquad
+              \Lambda^{\Psi}_{jk} = \gamma\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2 :
 
-    the exp tower is :math:`e^{\Theta + A}` (:math:`q_k = -1/2`), the trig towers are :math:`e^{A}`
+    the exp tower is :math:`e^{\Theta + \Lambda}` (:math:`q_k = -1/2`), the trig towers are :math:`e^{\Lambda}`
     times cos and sin of :math:`\Theta` (:math:`q_k = 1/2`, or :math:`\zeta_k^2/2`). So every
     backward pass ends in the same two lines: given :math:`\partial\Theta` and :math:`\partial A`
-    (for exp, :math:`\partial\Theta = \partial A`),
+    (for exp, :math:`\partial\Theta = \partial\Lambda`),
 
-    .. math:: \frac{\partial L}{\partial x_i} = (\partial\Theta\,P^\top)_i + 2\Big(\sum_k q_k\,\partial A_{ik}\Big)x_i,
-              \qquad
-              \frac{\partial L}{\partial w_j} = (\partial A^{\Psi} (cG)^\top)_j
-              - \Big(\sum_k \partial A^{\Psi}_{jk}\Big)w_j .
+    .. math:: \frac{\partial L}{\partial x_i} = (\partial\Theta\,\Gamma^\top)_i
+              + 2\Big(\sum_k q_k\,\partial\Lambda_{ik}\Big)x_i, \qquad
+              \frac{\partial L}{\partial w_j} = (\partial\Lambda^{\Psi} (\gamma G)^\top)_j
+              - \Big(\sum_k \partial\Lambda^{\Psi}_{jk}\Big)w_j .
 
     Parameters
     ----------
@@ -127,7 +127,7 @@ class GaussianLemmaTower(RandomFeatureTower):
         self._input_projection, self._quadratic = self._input_constants(c, g64)
 
     def _input_constants(self, c: float, g64: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The input tower's projection :math:`P` and quadratic coefficients :math:`q_k`."""
+        r"""The input tower's projection :math:`\Gamma` and quadratic coefficients :math:`q_k`."""
         return self._weight_projection, np.full(self.n_directions, self._quadratic_coefficient, dtype=self.dtype)
 
     def _check_input_norms(self, x_sq: np.ndarray) -> None:
@@ -135,7 +135,7 @@ class GaussianLemmaTower(RandomFeatureTower):
 
     # -- the exponents and their gradients ---------------------------------------
     def _input_exponent(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r""":math:`\|x_i\|^2`, the projection :math:`\Theta = xP` and the exponent :math:`A` (class docstring)."""
+        r""":math:`\|x_i\|^2`, the projection :math:`\Theta = x\Gamma` and the exponent :math:`\Lambda` (class doc)."""
         x_sq = np.einsum("ij,ij->i", x, x)
         self._check_input_norms(x_sq)
         projected = x @ self._input_projection
@@ -144,14 +144,14 @@ class GaussianLemmaTower(RandomFeatureTower):
         return x_sq, projected, exponent
 
     def _input_gradient(self, x: np.ndarray, d_projected: np.ndarray, d_exponent: np.ndarray) -> np.ndarray:
-        r""":math:`\partial\Theta\,P^\top + 2(\partial A\,q)\,x`: through the projection and through :math:`\|x\|^2`."""
+        r""":math:`\partial\Theta\,\Gamma^\top + 2(\partial\Lambda\,q)\,x`: via the projection and :math:`\|x\|^2`."""
         dx = d_projected @ self._input_projection.T
         # ∂(q_k ||x||^2)/∂x = 2 q_k x: one row scale per sample.
         dx += (2 * (d_exponent @ self._quadratic))[:, None] * x
         return dx
 
     def _weight_exponent(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`\|w_j\|^2` and :math:`c\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2`."""
+        r""":math:`\|w_j\|^2` and :math:`\gamma\,g_k^\top w_j - \|w_j\|^2/2 + \log C - M\|g_k\|^2`."""
         w_sq = np.einsum("ij,ij->i", w, w)
         exponent = w @ self._weight_projection
         exponent -= 0.5 * w_sq[:, None]
@@ -159,7 +159,7 @@ class GaussianLemmaTower(RandomFeatureTower):
         return w_sq, exponent
 
     def _weight_gradient(self, w: np.ndarray, d_exponent: np.ndarray) -> np.ndarray:
-        r""":math:`\partial A\,(cG)^\top - (\sum_k \partial A_{jk})\,w_j`."""
+        r""":math:`\partial\Lambda\,(\gamma G)^\top - (\sum_k \partial\Lambda_{jk})\,w_j`."""
         dw = d_exponent @ self._weight_projection.T
         dw -= d_exponent.sum(axis=1)[:, None] * w
         return dw
@@ -182,7 +182,7 @@ class GaussianLemmaTower(RandomFeatureTower):
             return self.activation_function(z)
 
     def _second_moment_constants(self) -> tuple[float, float, float]:
-        r""":math:`\log P`, :math:`\epsilon` and :math:`\rho` of the module docstring."""
+        r""":math:`\log K`, :math:`\eta` and :math:`\rho` of the module docstring."""
         M, d = self.variance_param, self.d
         log_p = 0.5 * d * (2 * math.log1p(4 * M) - math.log1p(8 * M))
         eps = 1.0 / (1.0 + 8 * M)

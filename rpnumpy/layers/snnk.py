@@ -6,9 +6,9 @@ share fixed random draws (:mod:`rpnumpy.features`). Stacking the parameter
 towers of all output units into a matrix :math:`V` gives the *scalable neural
 network kernel* layer
 
-.. math:: y = \Phi(x)\, V + b,
+.. math:: \hat y = \Phi(x)\, V + c,
 
-in which :math:`\Phi` is fixed and only :math:`V` (and :math:`b`) are trained.
+in which :math:`\Phi` is fixed and only :math:`V` (and the bias :math:`c`, ``params["b"]``) are trained.
 :math:`V = \Psi(W, b_{dense})^\top` reproduces the dense layer on average
 (:meth:`SNNK.from_dense`); once :math:`V` is free the layer is any linear
 read-out of the random features, "strictly more expressive" in the paper's words.
@@ -34,7 +34,7 @@ _RENAMED = {"m": "n_directions", "M": "variance_param"}
 
 
 class SNNK(Layer):
-    r"""Scalable neural network kernel layer, :math:`y = \Phi(x) V + b`.
+    r"""Scalable neural network kernel layer, :math:`\hat y = \Phi(x) V + c` (``c`` is ``params["b"]``).
 
     Shapes (row-vector convention): :math:`x` is ``(n, d_in)``,
     :math:`\Phi(x)` is ``(n, D)``, ``V`` is ``(D, d_out)`` and is **the
@@ -49,24 +49,27 @@ class SNNK(Layer):
     Forward: :math:`\Phi` is the tower's input tower (``tower.forward_input``;
     the maps are written out in :mod:`rpnumpy.features`):
 
-    * cos, sin, gaussian: :math:`\Phi = [H\odot\cos\Theta,\ H \odot \sin\Theta]`
+    * cos, sin, gaussian: :math:`\Phi = [e^{\Lambda}\odot\cos\Theta,\ e^{\Lambda} \odot \sin\Theta]`
       (:class:`~rpnumpy.features.trig.TrigTower`);
-    * exp: :math:`\Phi = e^{A}` (:class:`~rpnumpy.features.exp.ExpTower`);
+    * exp: :math:`\Phi = e^{\Lambda}` (:class:`~rpnumpy.features.exp.ExpTower`);
     * relu: :math:`\Phi = \max(XG, \kappa)/\sqrt m` (:class:`~rpnumpy.features.relu.ReLUTower`).
 
-    Backward, given :math:`\delta = \partial L/\partial Y`:
+    Backward, given :math:`\delta = \partial L/\partial\hat y`:
 
     .. math::
 
         \frac{\partial L}{\partial V} = \Phi^\top\delta, \qquad
-        \frac{\partial L}{\partial b} = \textstyle\sum_n \delta_{n,:}, \qquad
+        \frac{\partial L}{\partial c} = \textstyle\sum_n \delta_{n,:}, \qquad
         \partial\Phi := \delta V^\top ,
 
     and :math:`\partial L/\partial x` is ``tower.backward_input`` of :math:`\partial\Phi`: for the
-    trig towers :math:`(\partial\Theta\,P^\top)_i + 2(\sum_k q_k\,\partial A_{ik})\,x_i` with
+    trig towers :math:`(\partial\Theta\,\Gamma^\top)_i + 2(\sum_k q_k\,\partial\Lambda_{ik})\,x_i` (the projection
+    :math:`\Theta = X\Gamma`, :math:`\Gamma = \gamma G` with :math:`\gamma = \sqrt{1+4M}`, and
+    :math:`\Lambda_{ik} = q_k\|x_i\|^2 + \log C - M\|g_k\|^2`, :math:`q_k = 1/2`; see
+    :class:`~rpnumpy.features.urf.GaussianLemmaTower`) with
     :math:`\partial\Theta = \partial\Phi^{s}\odot\Phi^{c} - \partial\Phi^{c}\odot\Phi^{s}` and
-    :math:`\partial A = \partial\Phi^{c}\odot\Phi^{c} + \partial\Phi^{s}\odot\Phi^{s}`; for exp,
-    with :math:`E = \partial\Phi \odot \Phi`, :math:`(E P^\top)_i - (\sum_k E_{ik})\,x_i`; for relu
+    :math:`\partial\Lambda = \partial\Phi^{c}\odot\Phi^{c} + \partial\Phi^{s}\odot\Phi^{s}`; for exp,
+    with :math:`E = \partial\Phi \odot \Phi`, :math:`(E\,\Gamma^\top)_i - (\sum_k E_{ik})\,x_i`; for relu
     :math:`\big((\partial\Phi \odot 1[XG > \kappa])\, G^\top\big)/\sqrt m` (the derivations are in
     the tower classes). The backward pass needs only :math:`\Phi` and :math:`x` (relu: the mask).
     ``backward(dy, input_grad=False)`` skips :math:`\partial\Phi` and the tower's backward pass.
