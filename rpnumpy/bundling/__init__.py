@@ -8,11 +8,11 @@ paper's "bundling"; the recursion below is derived step by step).
 
 The two towers (paper's column convention)
 ------------------------------------------
-For the MLP :math:`h_0 = x`, :math:`h_j = f_j(W_j h_{j-1} + b_j)`,
-:math:`y = W_{out} h_L + b_{out}`, replace layer 1 by its SNNK:
-:math:`h_1 \approx \Omega_1 z_1` with :math:`z_1 = \Phi_1(x)` and
+For the MLP :math:`y_0 = x`, :math:`y_j = f_j(W_j y_{j-1} + b_j)` with the output
+:math:`W_{out} y_L + b_{out}`, replace layer 1 by its SNNK:
+:math:`y_1 \approx \Omega_1 z_1` with :math:`z_1 = \Phi_1(x)` and
 :math:`\Omega_1 = \Psi_1(W_1, b_1)`. Layer 2's pre-activation
-:math:`W_2 h_1 + b_2 \approx (W_2 \Omega_1) z_1 + b_2` is then an ordinary layer
+:math:`W_2 y_1 + b_2 \approx (W_2 \Omega_1) z_1 + b_2` is then an ordinary layer
 on the input :math:`z_1` with weights :math:`W_2 \Omega_1`, and so on:
 
 .. math::
@@ -41,9 +41,9 @@ What the two-tower form is, and is not
 * cos, sin, exp, gaussian towers: the first hidden layer is estimated
   **without bias** (``E[z_1 @ Omega_1.T] = f_1(x @ W_1 + b_1)``, exactly). From the
   second layer on it is **not**: layer 2 applies :math:`f_2` to a *noisy*
-  pre-activation, and :math:`\mathbb E f_2(s + \varepsilon) \ne f_2(s)` for a
-  non-linear :math:`f_2` (for cos and a symmetric error :math:`\varepsilon`,
-  :math:`\mathbb E\cos(s + \varepsilon) = \cos s\,\mathbb E\cos\varepsilon`: a shrinkage towards 0).
+  pre-activation, and :math:`\mathbb E f_2(s + \nu) \ne f_2(s)` for a
+  non-linear :math:`f_2` (for cos and a symmetric error :math:`\nu`,
+  :math:`\mathbb E\cos(s + \nu) = \cos s\,\mathbb E\cos\nu`: a shrinkage towards 0).
   The two-tower network converges to the MLP
   as every :math:`m_j \to \infty`, but at finite width it is biased. The trig
   and exp towers also carry :math:`e^{\|z\|^2/2}`, so their error explodes
@@ -61,7 +61,7 @@ What the two-tower form is, and is not
 The fully bundled network
 -------------------------
 In its extreme form (the paper's "fully bundled network") the MLP's weights
-are forgotten: :math:`\hat y = V z(x) + c` with the fixed random input tower
+are forgotten: :math:`\hat y = z(x)V + c` (row convention) with the fixed random input tower
 :math:`z = \Phi_L\circ\dots\circ\Phi_1` and only :math:`V, c` trained. The
 model is linear in its parameters, so for the mean squared error the optimum
 is explicit: ridge regression on the features, accumulated over mini-batches
