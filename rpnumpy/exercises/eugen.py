@@ -189,7 +189,7 @@ def check_estimator_variance(variance: Callable) -> Feedback:
                     m * _variance(u, v, a, m),
             }
             compare("the variance", got, estimator_variance(u, v, a, m), case=case, hints=hints)
-        return f"{len(_VARIANCE_CASES)} problems, m = 1, a single input and neuron, and p = 2 included"
+        return f"{len(_VARIANCE_CASES)} problems, m = 1, a single input and neuron, and vectors of length 2 included"
 
     return verdict("Exercise 5.3: the variance of the estimator", run)
 
