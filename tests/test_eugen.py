@@ -207,10 +207,11 @@ def test_orthogonal_rows_lower_the_variance(problem, monte_carlo):
     assert np.all(difference > margin)
 
 
-def test_digest_variance_numbers():
-    """Digest §3.2: unit u, v, k = 3, m = 16/64/256 give 0.0216/0.0054/0.00135.
+def test_variance_numbers_quoted_for_unit_vectors():
+    """Unit u, v, k = 3, m = 16/64/256: predicted variances 0.0216/0.0054/0.00135, as a secondary description
+    of the EUGen paper quotes them.
 
-    The digest records neither the coefficients nor the angle; a_1 = a_2 = a_3 = 1/3 with
+    That description records neither the coefficients nor the angle; a_1 = a_2 = a_3 = 1/3 with
     u.v = 0.1 reproduces its three predictions to the printed precision (our choice).
     """
     u = np.array([[1.0, 0.0, 0.0]])

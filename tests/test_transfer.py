@@ -162,7 +162,7 @@ def test_data_free_student_is_unbiased_for_a_polynomial_teacher(rng):
     """Mean over S = 400 seeds within 4.5 predicted standard errors of the teacher, entry by entry.
 
     The margin: the mean of S independent estimates has standard error sqrt(Var/S), Var from
-    ``EUGen.predicted_variance`` (the digest's §3.2 formula). With 24 entries, a correct
+    ``EUGen.predicted_variance`` (the variance formula of notebook 05, section 4). With 24 entries, a correct
     estimator fails this with probability < 24 * 7e-6. The sample variance must also match the
     formula (mean ratio within [0.7, 1.4]; one entry's ratio has a relative standard error of about
     0.1–0.2 at S = 400 for these heavy-tailed products), so the margin is the right size, not a vacuous one.

@@ -11,11 +11,11 @@ matrix :math:`G_{ij}`; the order-:math:`i` feature block is the Hadamard product
 
 .. math::
 
-    P_{ij} = x_+ G_{ij} \in \mathbb R^{m}, \qquad
-    H_i = P_{i1} \odot \cdots \odot P_{ii}, \qquad
-    F(x) = [\,1,\ H_1,\ \dots,\ H_k\,] \in \mathbb R^{1 + mk},
+    Q_{ij} = x_+ G_{ij} \in \mathbb R^{m}, \qquad
+    H_i = Q_{i1} \odot \cdots \odot Q_{ii}, \qquad
+    F(x) = [\,1,\ H_1,\ \dots,\ H_k\,] \in \mathbb R^{D},\ D = 1 + mk,
 
-and the layer computes :math:`y = F(x)\,A + b` with :math:`A` trainable.
+and the layer computes :math:`y = F(x)\,A + b` with the read-out :math:`A` trainable.
 
 What is the paper's and what is ours
 ------------------------------------
@@ -36,7 +36,7 @@ What is the paper's and what is ours
 Row convention
 --------------
 The paper writes :math:`G_{ij} \in \mathbb R^{m\times(d+2)}` acting on column vectors and
-:math:`y = A f(x)` with :math:`A \in \mathbb R^{l\times M}`. rpnumpy applies matrices to row
+:math:`y = A f(x)` with :math:`A \in \mathbb R^{d_{out}\times D}`. rpnumpy applies matrices to row
 vectors, so the stored block :math:`G_{ij}` is the paper's :math:`G_{ij}^\top` (shape
 ``(d+2, m)``; column :math:`r` is the paper's row :math:`r`) and the stored ``A`` is the
 paper's :math:`A^\top` (shape ``(1 + m k, d_out)``).
@@ -118,13 +118,13 @@ def hadamard_features(z_plus: np.ndarray, G: np.ndarray, m: int, order: int) -> 
 
 
 def _features_from_projections(projections: np.ndarray, m: int, order: int) -> np.ndarray:
-    r""":math:`[1, H_1, \dots, H_k]` from the projections :math:`P_{ij}` side by side: :math:`H_i = \prod_j P_{ij}`."""
+    r""":math:`[1, H_1, \dots, H_k]` from the projections :math:`Q_{ij}` side by side: :math:`H_i = \prod_j Q_{ij}`."""
     n = projections.shape[0]
     blocks = [np.ones((n, 1), dtype=projections.dtype)]
     for i in range(1, order + 1):
         start = _block_offset(i, 1, m)
-        H = projections[:, start: start + m]  # P_i1
-        for j in range(1, i):  # H_i = P_i1 ⊙ P_i2 ⊙ ... ⊙ P_ii
+        H = projections[:, start: start + m]  # Q_i1
+        for j in range(1, i):  # H_i = Q_i1 ⊙ Q_i2 ⊙ ... ⊙ Q_ii
             H = H * projections[:, start + j * m: start + (j + 1) * m]
         blocks.append(H)
     return np.concatenate(blocks, axis=1)
@@ -226,43 +226,39 @@ class EUGen(Layer):
 
     .. math::
 
-        X_+ = [X,\ 1,\ \nu], \qquad P_{ij} = X_+ G_{ij}, \qquad
-        H_i = \textstyle\bigodot_{j=1}^{i} P_{ij}, \qquad
+        X_+ = [X,\ 1,\ \nu], \qquad Q_{ij} = X_+ G_{ij}, \qquad
+        H_i = \textstyle\bigodot_{j=1}^{i} Q_{ij}, \qquad
         Y = [1, H_1, \dots, H_k]\, A + b .
 
-    Backward, given :math:`G_Y = \partial L/\partial Y` (:math:`G_{H_i}` is the block of
-    :math:`G_F` that multiplies :math:`H_i`):
+    Backward, given :math:`\delta = \partial L/\partial Y` (``dy``), with :math:`\partial L/\partial H_i`
+    the block of :math:`\partial L/\partial F = \delta A^\top` that multiplies :math:`H_i`:
 
     .. math::
 
-        \frac{\partial L}{\partial A} = F^\top G_Y, \qquad
-        \frac{\partial L}{\partial b} = \textstyle\sum_n G_Y, \qquad
-        G_F = G_Y A^\top,
+        \frac{\partial L}{\partial A} = F^\top \delta, \qquad
+        \frac{\partial L}{\partial b} = \textstyle\sum_n \delta, \qquad
+        \frac{\partial L}{\partial Q_{ij}} = \frac{\partial L}{\partial H_i}
+            \odot \underbrace{\textstyle\prod_{l<j} Q_{il}}_{\text{prefix}}
+            \odot \underbrace{\textstyle\prod_{l>j} Q_{il}}_{\text{suffix}},
 
     .. math::
 
-        \frac{\partial L}{\partial P_{ij}} = G_{H_i} \odot \underbrace{\textstyle\prod_{l<j} P_{il}}_{\text{prefix}}
-            \odot \underbrace{\textstyle\prod_{l>j} P_{il}}_{\text{suffix}}, \qquad
-        \frac{\partial L}{\partial G_{ij}} = X_+^\top \frac{\partial L}{\partial P_{ij}}, \qquad
-        G_{X_+} = \sum_{i,j} \frac{\partial L}{\partial P_{ij}} G_{ij}^\top,
+        \frac{\partial L}{\partial G_{ij}} = X_+^\top \frac{\partial L}{\partial Q_{ij}}, \qquad
+        \frac{\partial L}{\partial X_+} = \sum_{i,j} \frac{\partial L}{\partial Q_{ij}} G_{ij}^\top, \qquad
+        \frac{\partial L}{\partial X} = \frac{\partial L}{\partial X_+}[:, :d]
+            + \frac{\partial L}{\partial X_+}[:, d{+}1] \odot \frac{X}{\nu} .
 
-    .. math::
-
-        \frac{\partial L}{\partial X} = G_{X_+}[:, :d] + G_{X_+}[:, d{+}1] \odot \frac{X}{\nu} .
-
-    The prefix and suffix products avoid dividing :math:`H_i` by :math:`P_{ij}` (which
-    fails where a projection is zero). :math:`\partial L/\partial G_{ij}` is computed only
-    when ``train_G=True``; with fixed :math:`G` no matrix product is spent on it, and with
-    ``input_grad=False`` as well not even :math:`G_F` is formed. The column of ones has no
-    gradient.
+    The prefix and suffix products avoid dividing :math:`H_i` by :math:`Q_{ij}` (which fails where a
+    projection is zero). :math:`\partial L/\partial G_{ij}` is computed only when ``train_G=True``; with
+    fixed :math:`G` no matrix product is spent on it, and with ``input_grad=False`` as well not even
+    :math:`\partial L/\partial F` is formed. The column of ones has no gradient.
 
     **The norm at x = 0** is not differentiable: its subdifferential there is the unit
     ball. We use the subgradient **0** (its minimum-norm element): the term
     :math:`X/\nu` is replaced by 0 on rows with :math:`\nu = 0`, by an explicit mask, so
     every non-zero row gets the exact gradient (no :math:`\max(\nu, \epsilon)`, which would
-    bend the gradient of tiny inputs). The forward pass is finite at 0 (:math:`\nu = 0`).
-    Only the norm column's contribution is affected; the rest of :math:`\partial L/\partial X`
-    is the usual one.
+    bend the gradient of tiny inputs). The forward pass is finite at 0 (:math:`\nu = 0`). Only the
+    norm column's contribution is affected; the rest of :math:`\partial L/\partial X` is the usual one.
 
     Parameters
     ----------
@@ -283,7 +279,7 @@ class EUGen(Layer):
         instead of fixed (``buffers["G"]``, rebuilt from the seed).
     bias : bool, default=True
         Add the output bias ``b``. It duplicates the row of ``A`` that multiplies the
-        constant feature (both receive :math:`\sum_n G_Y`); ``bias=False`` removes the
+        constant feature (both receive :math:`\sum_n \delta`); ``bias=False`` removes the
         duplicate. Kept by default so that ``A`` holds exactly the paper's weight-side
         features :math:`g(w_r)` while ``b`` is free.
     rng : None, int or Generator
@@ -298,7 +294,7 @@ class EUGen(Layer):
         :math:`G_{ij}` (each the paper's :math:`G_{ij}^\top`) side by side in the order
         (1,1), (2,1), (2,2), (3,1), ...; :meth:`projection` returns one block as a view.
     n_features : int
-        :math:`M = 1 + m k`.
+        :math:`D = 1 + m k`.
 
     Notes
     -----
@@ -545,7 +541,7 @@ class EUGen(Layer):
     # -- the layer contract ---------------------------------------------------
     def _forward(self, x):
         x_plus = self.augment(x)  # X₊ = [X, 1, ‖x‖]
-        projections = x_plus @ self.G  # every P_ij = X₊ G_ij at once: the blocks G_ij sit side by side
+        projections = x_plus @ self.G  # every Q_ij = X₊ G_ij at once: the blocks G_ij sit side by side
         F = _features_from_projections(projections, self.m, self.order)  # [1, H_1, ..., H_k]
         y = F @ self.params["A"]
         if self.bias:
@@ -553,20 +549,20 @@ class EUGen(Layer):
         return y, (x, x_plus, projections, F)
 
     def _param_backward(self, dy, cache):
-        """Fill the gradients of A, b (and G when it is trained); return ∂L/∂P when it was needed for G."""
+        """Fill the gradients of A, b (and G when it is trained); return ∂L/∂Q when it was needed for G."""
         x, x_plus, projections, F = cache
-        np.matmul(F.T, dy, out=self.grads["A"])  # ∂L/∂A = Fᵀ G_Y
+        np.matmul(F.T, dy, out=self.grads["A"])  # ∂L/∂A = Fᵀ δ
         if self.bias:
-            np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n G_Y
+            np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n δ
         if not self.train_G:
             return None
         dP = self._projection_grads(dy, projections)
-        np.matmul(x_plus.T, dP, out=self.grads["G"])  # ∂L/∂G_ij = X₊ᵀ ∂L/∂P_ij, all blocks at once
+        np.matmul(x_plus.T, dP, out=self.grads["G"])  # ∂L/∂G_ij = X₊ᵀ ∂L/∂Q_ij, all blocks at once
         return dP
 
     def _projection_grads(self, dy, projections):
-        """∂L/∂P_ij for every block: G_{H_i} times the product of the other factors of H_i."""
-        dF = dy @ self.params["A"].T  # G_F = G_Y Aᵀ
+        """∂L/∂Q_ij for every block: ∂L/∂H_i times the product of the other factors of H_i."""
+        dF = dy @ self.params["A"].T  # ∂L/∂F = δ Aᵀ
         dP = np.empty_like(projections)
         for i in range(1, self.order + 1):
             dH = dF[:, 1 + (i - 1) * self.m: 1 + i * self.m]
@@ -579,7 +575,7 @@ class EUGen(Layer):
         dP = self._param_backward(dy, cache)
         if dP is None:
             dP = self._projection_grads(dy, projections)
-        dx_plus = dP @ self.G.T  # G_{X₊} = Σ_ij ∂L/∂P_ij G_ijᵀ
+        dx_plus = dP @ self.G.T  # ∂L/∂X₊ = Σ_ij ∂L/∂Q_ij G_ijᵀ
         dx = dx_plus[:, : self.d_in].copy()
         if self.norm_term:
             norms = x_plus[:, self.d_in + 1: self.d_in + 2]
@@ -595,18 +591,18 @@ class EUGen(Layer):
 
 
 def _product_rule(dH: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    r"""Gradients of :math:`H = \prod_j P_j` w.r.t. each factor, without dividing by any :math:`P_j`.
+    r"""Gradients of :math:`H = \prod_j Q_j` w.r.t. each factor, without dividing by any :math:`Q_j`.
 
-    ``factors`` has shape (n, i, m); returns :math:`G_H \odot \prod_{l<j} P_l \odot \prod_{l>j} P_l`
+    ``factors`` has shape (n, i, m); returns :math:`\partial L/\partial H \odot \prod_{l<j} Q_l \odot \prod_{l>j} Q_l`
     for every j, shape (n, i, m), from an exclusive prefix and an exclusive suffix product.
     """
     i = factors.shape[1]
     grads = np.empty_like(factors)
     grads[:, 0] = dH
-    for j in range(1, i):  # grads[:, j] = dH * P_0 * ... * P_{j-1}   (prefix)
+    for j in range(1, i):  # grads[:, j] = dH * Q_0 * ... * Q_{j-1}   (prefix)
         np.multiply(grads[:, j - 1], factors[:, j - 1], out=grads[:, j])
     suffix = np.ones_like(dH)
-    for j in range(i - 2, -1, -1):  # times P_{j+1} * ... * P_{i-1}     (suffix)
+    for j in range(i - 2, -1, -1):  # times Q_{j+1} * ... * Q_{i-1}     (suffix)
         suffix *= factors[:, j + 1]
         grads[:, j] *= suffix
     return grads
