@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_generator, check_float_array, check_positive_float, check_positive_int
+from ._validation import as_generator, check_float_array, check_positive_float, check_positive_int, check_probability
 from .losses import Loss
 
 __all__ = ["LRRangeResult", "lr_range_test"]
@@ -108,6 +108,7 @@ def lr_range_test(
         raise ValueError(f"lr_max must exceed lr_min={lr_min:g}, got {lr_max:g}")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
+    beta = check_probability(beta, "beta")
     check_float_array(x, "x")
     if len(y) != len(x):
         raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")

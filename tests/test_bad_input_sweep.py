@@ -215,8 +215,8 @@ CONSTRUCTORS: dict[str, tuple[Any, dict[str, Any], dict[str, list[Any]]]] = {
     "EUGen": (rpnumpy.EUGen, {"d_in": 4, "d_out": 3, "m": 5, "rng": 0},
               {"d_in": NOT_INT, "m": NOT_INT, "order": NOT_INT, "draws": ["nope"], "norm_term": ["yes"],
                "train_G": [1], "bias": ["no"], "rng": NOT_SEED, "dtype": NOT_DTYPE}),
-    "SNNK": (rpnumpy.SNNK, {"d_in": 4, "d_out": 3, "m": 5, "rng": 0},
-             {"d_in": NOT_INT, "m": NOT_INT, "activation": ["nope"], "draws": ["nope"], "bias": ["yes"],
+    "SNNK": (rpnumpy.SNNK, {"d_in": 4, "d_out": 3, "n_directions": 5, "activation": "relu", "rng": 0},
+             {"d_in": NOT_INT, "n_directions": NOT_INT, "activation": ["nope"], "draws": ["nope"], "bias": ["yes"],
               "rng": NOT_SEED, "dtype": NOT_DTYPE}),
     "L2Normalize": (rpnumpy.L2Normalize, {"radius": 1.0}, {"radius": [-1.0, 0.0, np.nan, np.inf, "1"]}),
     "InputTower": (rpnumpy.InputTower, {"d_in": 4, "widths": [6], "activations": ["relu"], "rng": 0},
@@ -237,11 +237,12 @@ def test_constructors_refuse_bad_arguments_by_name(cls, param, bad):
 
 def test_every_public_layer_class_is_swept():
     swept = set(CONSTRUCTORS) | {"Sequential", "Flatten", "ReLU", "Sigmoid", "Tanh", "Sin", "Cos", "GELU",
-                                 "FullyBundledNetwork"}
+                                 "FullyBundledNetwork", "TwoTowerMLP"}
     public = {name for name in rpnumpy.__all__ if isinstance(getattr(rpnumpy, name), type)
               and issubclass(getattr(rpnumpy, name), rpnumpy.Layer) and name != "Layer"}
     assert public <= swept, sorted(public - swept)
-    assert {case.layer for case in LAYER_CASES} >= public - {"FullyBundledNetwork"}
+    # FullyBundledNetwork and TwoTowerMLP are built from layers swept above (InputTower, Dense).
+    assert {case.layer for case in LAYER_CASES} >= public - {"FullyBundledNetwork", "TwoTowerMLP"}
 
 
 # -- functions -------------------------------------------------------------------------------------------------
@@ -405,8 +406,9 @@ def _more_functions() -> dict[str, tuple[Any, dict[str, Any], dict[str, list[Any
                        "batch_size": NOT_INT}),
         "bits_per_accuracy_point": (storage.bits_per_accuracy_point, {"file_bytes": 100, "accuracy": 0.9},
                                     {"accuracy": [0.0, 1.5, np.nan]}),
-        "RandomFeatureMap": (features.RandomFeatureMap, {"activation": "relu", "d": 4, "m": 6, "rng": 0},
-                             {"activation": ["nope"], "d": NOT_INT, "m": NOT_INT, "draws": ["nope"],
+        "random_feature_tower": (features.random_feature_tower, {"activation": "relu", "d": 4, "n_directions": 6,
+                                                                 "rng": 0},
+                                 {"activation": ["nope"], "d": NOT_INT, "n_directions": NOT_INT, "draws": ["nope"],
                               "rng": [-1, "1"], "dtype": NOT_DTYPE}),
         "arc_cosine_kernel": (features.arc_cosine_kernel, {"x": x, "w": x}, {"order": [-1, 2.5, "1"]}),
         "lr_range_test": (lambda **kw: lr_finder.lr_range_test(build, x, y, loss=rpnumpy.SoftmaxCrossEntropy(), **kw),
@@ -417,17 +419,8 @@ def _more_functions() -> dict[str, tuple[Any, dict[str, Any], dict[str, list[Any
 
 MORE_FUNCTIONS = _more_functions()
 #: Refusals still missing in modules that are being reworked elsewhere; each names its fix.
-PENDING = {
-    ("l2_normalize", "z"): "lead: fix in rpnumpy/bundling.py: l2_normalize starts with "
-                           "z = check_float_array(z, 'z', ndim=2)",
-    ("l2_normalize", "radius"): "lead: fix in rpnumpy/bundling.py: l2_normalize checks "
-                                "radius = check_positive_float(radius, 'radius')",
-    ("lr_range_test", "beta"): "lead: fix in rpnumpy/lr_finder.py: beta = check_probability(beta, 'beta') "
-                               "(imported from ._validation)",
-}
 MORE_CALLS = [
-    pytest.param(fn, param, i, id=f"{fn}-{param}-{i}",
-                 marks=[pytest.mark.xfail(strict=True, reason=PENDING[fn, param])] if (fn, param) in PENDING else [])
+    pytest.param(fn, param, i, id=f"{fn}-{param}-{i}")
     for fn, (_, _, bads) in MORE_FUNCTIONS.items() for param, values in bads.items() for i in range(len(values))
 ]
 

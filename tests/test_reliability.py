@@ -575,20 +575,7 @@ def test_finding_9_an_npy_header_declaring_8_tb_is_refused_cleanly(tmp_path):
                      r"entry 'buffer/0.R.npy' declares shape \(1099511627776,\) of float64 \(8,796,093,022,208 bytes\)")
 
 
-#: Layers defined in modules being reworked elsewhere, whose config_sizes the lead adds after the merge.
-_SIZES_PENDING = {
-    "SNNK": "lead: fix in rpnumpy/layers/snnk.py: add SNNK.config_sizes (code in the reliability report)",
-    "InputTower": "lead: fix in rpnumpy/bundling.py: add InputTower.config_sizes (code in the reliability report)",
-    "FullyBundledNetwork": "lead: fix in rpnumpy/bundling.py: add InputTower.config_sizes (its tower's sizes)",
-    "L2Normalize": "lead: fix in rpnumpy/bundling.py: add L2Normalize.config_sizes returning (0, 0)",
-}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(case.name, marks=[pytest.mark.xfail(strict=True, reason=_SIZES_PENDING[case.layer])]
-                 if case.layer in _SIZES_PENDING else [])
-    for case in LAYER_CASES
-])
+@pytest.mark.parametrize("name", [case.name for case in LAYER_CASES])
 def test_finding_9_every_config_declares_the_sizes_of_the_layer_it_builds(name):
     """The sizes load_model checks before building are exactly those of the layer the config builds."""
     from rpnumpy.layers.base import declared_sizes, layer_spec
@@ -822,9 +809,6 @@ def test_finding_12_clean_errors_for_bad_image_shape_coefficients_complex_input_
         fit_ridge(z, z[:, 0] + 1j)
 
 
-@pytest.mark.xfail(strict=True, reason="lead: fix in rpnumpy/bundling.py: l2_normalize checks "
-                                       "radius = check_positive_float(radius, 'radius') (and z = check_float_array(z, "
-                                       "'z', ndim=2))")
 def test_finding_12_l2_normalize_refuses_a_negative_radius():
     from rpnumpy.bundling import l2_normalize
 

@@ -14,16 +14,25 @@ from typing import Any
 import numpy as np
 
 from .._deprecation import moved_attribute, renamed_config_keys, renamed_keywords
-from .._validation import check_dtype, check_positive_float, check_positive_int, check_real, seed_from
-from ..features import FEATURE_DRAWS, FEATURE_MAPS, RandomFeatureTower, random_feature_tower
+from .._validation import (
+    check_dtype,
+    check_float_array,
+    check_positive_float,
+    check_positive_int,
+    check_real,
+    seed_from,
+)
+from ..features import FEATURE_DRAWS, FEATURE_MAPS, TOWERS, RandomFeatureTower, random_feature_tower
 from ..layers import Layer
+from ..layers.base import config_dim
 
 __all__ = ["InputTower", "L2Normalize", "l2_normalize"]
 
 
 def l2_normalize(z: np.ndarray, radius: float = 1.0) -> np.ndarray:
     r"""Rescale every row to norm ``radius``: :math:`r\,z/\|z\|` (zero rows stay zero). Same dtype."""
-    return _rescale_rows(z, radius)[0]
+    z = check_float_array(z, "z", ndim=2)
+    return _rescale_rows(z, check_positive_float(radius, "radius"))[0]
 
 
 def _rescale_rows(z: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +84,10 @@ class L2Normalize(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"radius": self.radius}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
 
 
 def _as_list(value: Any, n: int, name: str) -> list:
@@ -221,6 +234,24 @@ class InputTower(Layer):
             "rng": self.seed,
             **super().get_config(),
         }
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
+        config = renamed_config_keys("InputTower", config, {"M": "variance_param"})
+        width = config_dim(config, "d_in")
+        widths, activations = config.get("widths"), config.get("activations")
+        if not isinstance(widths, list) or not isinstance(activations, list) or len(widths) != len(activations):
+            return None  # the constructor explains what it needs
+        fixed = 0
+        for j, (m, name) in enumerate(zip(widths, activations)):
+            m = check_positive_int(m, f"config['widths'][{j}]")
+            tower = TOWERS.get(name)
+            if tower is None:
+                return None
+            width += int(name == "relu" and bool(config.get("relu_bias", False)))
+            fixed += width * m + tower.frequencies_per_direction * m
+            width = tower.features_per_direction * m
+        return 0, fixed
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> InputTower:

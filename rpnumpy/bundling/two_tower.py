@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._deprecation import renamed_keywords
-from .._validation import check_float_array
+from .._validation import check_float_array, check_positive_int
 from ..features import FEATURE_MAPS, URF_ACTIVATIONS
 from ..layers import Cos, Dense, Layer, ReLU, Sequential, Sin
 from .networks import FullyBundledNetwork
@@ -160,6 +160,17 @@ class TwoTowerMLP(FullyBundledNetwork):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_tower_shapes": [list(omega.shape) for omega in self.weight_tower]}
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
+        shapes = config.get("weight_tower_shapes") if isinstance(config, dict) else None
+        sizes = FullyBundledNetwork.config_sizes({"layers": config.get("layers")}) if isinstance(config, dict) else None
+        pairs = isinstance(shapes, list) and all(isinstance(s, list) and len(s) == 2 for s in shapes)
+        if sizes is None or not pairs:
+            return None  # from_config explains what it needs
+        omega = sum(check_positive_int(rows, "weight_tower_shapes rows")
+                    * check_positive_int(columns, "weight_tower_shapes columns") for rows, columns in shapes)
+        return sizes[0], sizes[1] + omega
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TwoTowerMLP:

@@ -21,8 +21,8 @@ One file is downloaded by :func:`download_file`, in these steps:
    equal it; a shorter body means the connection was cut.
 4. The sha256 of the *decompressed* contents (of the raw contents when the
    file does not start with gzip's magic bytes) must equal the expected hex
-   digest, and the contents may decompress to at most ``max_decompressed``
-   bytes. Hashing the decompressed bytes makes one digest serve every
+   checksum, and the contents may decompress to at most ``max_decompressed``
+   bytes. Hashing the decompressed bytes makes one checksum serve every
    compression of the same data.
 5. ``os.replace`` the file onto the destination (an existing destination
    keeps its permissions, a new one gets 0666 less the umask): the file
@@ -110,7 +110,7 @@ def _sha256_decompressed(path: PathLike, max_bytes: int | None = None) -> str:
         If the file starts like a gzip stream but cannot be decompressed, or holds more than
         ``max_bytes``.
     """
-    digest = hashlib.sha256()
+    sha256 = hashlib.sha256()
     with open(path, "rb") as raw:
         is_gz = raw.read(2) == GZIP_MAGIC
     total = 0
@@ -121,13 +121,13 @@ def _sha256_decompressed(path: PathLike, max_bytes: int | None = None) -> str:
                 if max_bytes is not None and total > max_bytes:
                     raise DatasetError(f"the contents decompress to more than {max_bytes:,} bytes, more than the "
                                        f"file can hold")
-                digest.update(chunk)
+                sha256.update(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(
             "the downloaded data is corrupt gzip data: it cannot be decompressed "
             f"({type(exc).__name__}: {exc})"
         ) from exc
-    return digest.hexdigest()
+    return sha256.hexdigest()
 
 
 def _make_bar(total: int | None, desc: str, progress: bool | None) -> Any:
@@ -207,7 +207,7 @@ def _fetch_verified(
     url: str, out: Any, tmp: Path, dest: Path, expected: str, *, timeout: float, deadline: float, max_bytes: int,
     max_decompressed: int, progress: bool | None,
 ) -> None:
-    """Fetch ``url`` into ``out`` (the file ``tmp``) and check its digest; a failure is a ``DownloadError``."""
+    """Fetch ``url`` into ``out`` (the file ``tmp``) and check its checksum; a failure is a ``DownloadError``."""
     try:
         _fetch(url, out, timeout=timeout, deadline=deadline, max_bytes=max_bytes, progress=progress)
         out.flush()

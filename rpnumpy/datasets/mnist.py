@@ -264,7 +264,7 @@ def _locate(
                 filename,
                 target,
                 mirrors,
-                sha256_decompressed=_expected_digest(checksums, filename),
+                sha256_decompressed=_expected_sha256(checksums, filename),
                 timeout=timeout,
                 progress=progress,
                 max_bytes=gzip_size_bound(DECOMPRESSED_BYTES[filename]),
@@ -281,11 +281,11 @@ def _locate(
     return target
 
 
-def _expected_digest(checksums: Mapping[str, str], filename: str) -> str:
-    digest = checksums.get(filename)
-    if not digest:
+def _expected_sha256(checksums: Mapping[str, str], filename: str) -> str:
+    checksum = checksums.get(filename)
+    if not checksum:
         raise DatasetError(f"no pinned sha256 for {filename}; the checksum table has {sorted(checksums)}")
-    return digest.strip().lower()
+    return checksum.strip().lower()
 
 
 def _read_capped(path: Path, max_bytes: int) -> bytearray:
@@ -333,8 +333,8 @@ def _read_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read, verify and check one images/labels pair; return images as rows in [0, 1] and int64 labels."""
     img_path, lbl_path = folder / img_file, folder / lbl_file
-    images = _read_verified(img_path, _expected_digest(checksums, img_file), DECOMPRESSED_BYTES[img_file])
-    labels = _read_verified(lbl_path, _expected_digest(checksums, lbl_file), DECOMPRESSED_BYTES[lbl_file])
+    images = _read_verified(img_path, _expected_sha256(checksums, img_file), DECOMPRESSED_BYTES[img_file])
+    labels = _read_verified(lbl_path, _expected_sha256(checksums, lbl_file), DECOMPRESSED_BYTES[lbl_file])
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DatasetError(
             f"{img_path}: expected uint8 images of shape (n, 28, 28), "
@@ -366,7 +366,7 @@ def _load(
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shared loader; ``checksums`` (file name -> digest) and ``mirrors`` default to the module tables."""
+    """Shared loader; ``checksums`` (file name -> SHA-256 checksum) and ``mirrors`` default to the module tables."""
     name = _check_name(name)
     if dtype is None:  # np.dtype(None) would silently mean float64
         raise TypeError("dtype must be float32 or float64, got None")

@@ -88,6 +88,8 @@ class RandomFeatureTower(ABC):
     activation: str = ""
     #: Features per random direction: 2 for a cos/sin pair, 1 otherwise (``n_features = this * m``).
     features_per_direction: int = 1
+    #: Random frequencies drawn beside ``G`` per direction (the Gaussian tower's ``xi``; 0 otherwise).
+    frequencies_per_direction: int = 0
 
     def __init__(
         self, d: int, n_directions: int, *, draws: str = "iid", rng: Any = None, dtype: Any = np.float64

@@ -72,6 +72,8 @@ class GaussianTower(TrigTower):
     def activation_function(z: np.ndarray) -> np.ndarray:
         return np.exp(-0.5 * z**2)
 
+    frequencies_per_direction = 1
+
     def _draw_frequencies(self) -> np.ndarray:
         # The frequencies come from an independent stream derived from the same seed.
         stream = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_dtype, check_float_array, check_positive_int, seed_from
+from .._validation import check_dtype, check_float_array, check_positive_int, check_real_vector, seed_from
 from ..random_matrices import random_matrix
 from .base import Layer, config_dim
 
@@ -68,20 +68,15 @@ def _block_offset(order: int, factor: int, m: int) -> int:
 
 def _order_slice(order: int, m: int) -> slice:
     """The columns of all i factors of order i = ``order``: they are contiguous."""
-    start = _block_offset(order, 1, m)
-    return slice(start, start + order * m)
+    return slice(_block_offset(order, 1, m), _block_offset(order + 1, 1, m))
 
 
 def _as_coefficients(coefficients: Any) -> np.ndarray:
     """The polynomial coefficients a_0..a_k as a float64 vector, validated."""
-    try:
-        a = np.asarray(coefficients, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"coefficients must be a sequence of real numbers a_0..a_k, got {coefficients!r}") from exc
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"coefficients must be a non-empty 1-D sequence a_0..a_k, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"coefficients must be finite, got {a!r}")
+    a = check_real_vector(coefficients, "coefficients")
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        rule = "be finite" if a.size else "be a non-empty 1-D sequence a_0..a_k"
+        raise ValueError(f"coefficients must {rule}, got {coefficients!r}")
     return a
 
 
@@ -506,9 +501,7 @@ class EUGen(Layer):
         return np.concatenate([per_order[:1], np.repeat(per_order[1:], self.m)]).astype(self.dtype)
 
     def _per_neuron(self, value: Any, name: str, n_neurons: int) -> np.ndarray:
-        array = np.asarray(value)
-        if array.ndim == 0:
-            array = np.full(n_neurons, array)
+        array = np.full(n_neurons, value) if np.ndim(value) == 0 else np.asarray(value)
         if array.shape != (n_neurons,):
             raise ValueError(f"{name} must be a scalar or have shape ({n_neurons},), got shape {array.shape}")
         if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
@@ -530,10 +523,7 @@ class EUGen(Layer):
         return estimator_variance(u, self.augment(x).astype(np.float64), a, self.m, draws=self.draws)
 
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
-        """Inference with no cache, by :func:`rpnumpy.fast.eugen_inference` (each :math:`H_i` formed in place).
-
-        Equal to ``forward`` up to rounding (tested). See :meth:`Layer.inference_function`.
-        """
+        """Inference with no cache by :func:`rpnumpy.fast.eugen_inference`; equal to ``forward`` up to rounding."""
         from ..fast.eugen import eugen_inference
 
         return eugen_inference(self)

@@ -23,8 +23,8 @@ import numpy as np
 
 from .._deprecation import moved_attribute, renamed_config_keys, renamed_keywords
 from .._validation import check_dtype, check_positive_int, seed_from
-from ..features import FEATURE_MAPS, RandomFeatureTower, random_feature_tower
-from .base import Layer
+from ..features import FEATURE_MAPS, TOWERS, RandomFeatureTower, random_feature_tower
+from .base import Layer, config_dim
 from .core import Dense
 
 __all__ = ["SNNK"]
@@ -273,6 +273,18 @@ class SNNK(Layer):
             "rng": self.seed,
             **super().get_config(),
         }
+
+    @classmethod
+    def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
+        config = renamed_config_keys("SNNK", config, _RENAMED)
+        d_in, d_out = config_dim(config, "d_in"), config_dim(config, "d_out")
+        m = config_dim(config, "n_directions")
+        tower = TOWERS.get(config.get("activation"))
+        if tower is None:
+            return None  # the constructor names the allowed activations
+        n_features = tower.features_per_direction * m
+        bias = d_out if config.get("bias", True) else 0
+        return n_features * d_out + bias, d_in * m + tower.frequencies_per_direction * m
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SNNK:
