@@ -210,7 +210,7 @@ def test_cnn_with_half_layer_gradcheck(rng):
 
 @pytest.mark.data
 def test_rnd_256_n_reaches_published_mnist_accuracy(mnist):
-    """The README publishes rnd-256-N's MNIST accuracy; seed 0 of the chapter's recipe must reach >= 92%."""
+    """docs/results.md publishes rnd-256-N's MNIST accuracy; seed 0 of the chapter's recipe must reach >= 92%."""
     import re
     from pathlib import Path
 
@@ -221,9 +221,9 @@ def test_rnd_256_n_reaches_published_mnist_accuracy(mnist):
     assert model.n_params == 3082
     _, test_acc, _ = train_and_score(model, mnist, epochs=EPOCHS, lr=LR, seed=0, progress=False, label="rnd-256-N")
     assert test_acc >= 0.92, f"rnd-256-N reached {test_acc:.4f} on MNIST"
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
     published = re.search(r"\| `rnd-256-N` \| 3,082 \| [\d,]+ \| (\d+\.\d+) ± (\d+\.\d+)", readme)
-    assert published, "README.md must publish rnd-256-N's MNIST accuracy in the half-layer table"
+    assert published, "docs/results.md must publish rnd-256-N's MNIST accuracy in the half-layer table"
     mean, std = float(published.group(1)), float(published.group(2))
     # One seed of the three: within 3 published standard deviations (plus 0.2 points of BLAS summation noise).
     assert abs(100 * test_acc - mean) <= 3 * std + 0.2

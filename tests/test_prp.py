@@ -196,7 +196,7 @@ def test_validation(call, match):
 
 @pytest.mark.data
 def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
-    """Seed 0 of the README's all-PRP MLP (Gaussian P, the README's range-test rate) against its published mean."""
+    """Seed 0 of docs/results.md's all-PRP MLP (Gaussian P, docs/results.md's range-test rate) against its published mean."""
     import re
     from pathlib import Path
 
@@ -204,10 +204,10 @@ def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
     from rpnumpy.models import prp_mlp
     from rpnumpy.training import evaluate
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
     lr = float(re.search(r"PRP \*\*([\d.e-]+)\*\*", readme).group(1))
     published = re.search(r"\| `prp-gaussian` \| 3,108 \| 535,040 \| (\d+\.\d+) ± (\d+\.\d+)", readme)
-    assert published, "README.md must publish the all-PRP MLP's MNIST accuracy"
+    assert published, "docs/results.md must publish the all-PRP MLP's MNIST accuracy"
     mean, std = float(published.group(1)), float(published.group(2))
     x_train, y_train, x_test, y_test = mnist
     model = prp_mlp(0)

@@ -1,6 +1,6 @@
-"""Re-run, on the full data, one seed of the SNNK and EUGen reproductions and compare with the README.
+"""Re-run, on the full data, one seed of the SNNK and EUGen reproductions and compare with docs/results.md.
 
-The README publishes these numbers; the runs below use the same code path, settings and seeds as the
+docs/results.md publishes these numbers; the runs below use the same code path, settings and seeds as the
 chapters (``rpnumpy.experiments.snnk`` and ``rpnumpy.experiments.eugen``), so only floating-point summation
 order (BLAS threads) can make them differ.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 #: Percentage points allowed between this run and the published figure (summation order only).
 TOLERANCE = 0.15
@@ -23,8 +23,8 @@ STUDENT_TOLERANCE = 1.0
 
 
 def _published(pattern: str) -> list[float]:
-    match = re.search(pattern, README.read_text(encoding="utf-8"))
-    assert match, f"README.md must publish the number matched by {pattern!r}"
+    match = re.search(pattern, RESULTS_PAGE.read_text(encoding="utf-8"))
+    assert match, f"docs/results.md must publish the number matched by {pattern!r}"
     return [float(g) for g in match.groups()]
 
 

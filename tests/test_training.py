@@ -16,7 +16,7 @@ from rpnumpy.models import mnist_mlp
 from rpnumpy.optim import SGD, Adam
 from rpnumpy.training import TrainingDivergedError, evaluate, fit, predict
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 
 class Spy(Layer):
@@ -170,14 +170,14 @@ def test_fit_refuses_before_changing_anything(rng):
 
 @pytest.mark.data
 def test_mlp_reaches_published_mnist_accuracy(mnist):
-    """The README publishes the 784-256-10 MLP's test accuracy; this run must reproduce it."""
+    """docs/results.md publishes the 784-256-10 MLP's test accuracy; this run must reproduce it."""
     x_train, y_train, x_test, y_test = mnist
     model = mnist_mlp(seed=0)
     hist = fit(model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=MLP_LR),
                epochs=MLP_EPOCHS, batch_size=MLP_BATCH, validation_data=(x_test, y_test), rng=0, progress=False)
     accuracy = hist.test_accuracy[-1]
     assert accuracy >= 0.975, f"test accuracy {accuracy:.4f} after {MLP_EPOCHS} epochs is below 97.5%"
-    published = re.search(r"MNIST test accuracy of the 784-256-10 MLP: \*\*(\d+\.\d+)%\*\*", README.read_text())
-    assert published, "README.md must state the measured MNIST accuracy"
+    published = re.search(r"MNIST test accuracy of the 784-256-10 MLP: \*\*(\d+\.\d+)%\*\*", RESULTS_PAGE.read_text())
+    assert published, "docs/results.md must state the measured MNIST accuracy"
     # Same seed, same data: only floating-point summation order (BLAS threads) can differ.
     assert abs(100 * accuracy - float(published.group(1))) < 0.15
