@@ -3,16 +3,17 @@ r"""PRP layers (Szorc, 2025), their tied random autoencoder, and the low-rank ba
 A *parametrized random projection* modulates a fixed random matrix
 :math:`P` element-wise from both sides:
 
-.. math:: y = \big(P^\top (x \odot \alpha)\big) \odot w + b,
+.. math:: y = \big((x \odot \alpha) P\big) \odot w + b,
 
-with :math:`P \in \mathbb R^{d_{in}\times d_{out}}` fixed and only
+for a row vector :math:`x`, with :math:`P \in \mathbb R^{d_{in}\times d_{out}}` fixed and only
 :math:`\alpha \in \mathbb R^{d_{in}}`, :math:`w, b \in \mathbb R^{d_{out}}`
 trained: :math:`d_{in} + 2 d_{out}` parameters instead of a dense layer's
 :math:`d_{in} d_{out} + d_{out}`. The effective weight matrix is
 :math:`W_{eff} = \operatorname{diag}(\alpha)\, P\, \operatorname{diag}(w) =
-P \odot (\alpha w^\top)`: the random matrix times a learnable rank-one mask.
-In rpnumpy's row-vector convention a batch :math:`X` of shape ``(n, d_in)``
-gives :math:`Y = ((X \odot \alpha) P) \odot w + b`.
+P \odot (\alpha w^\top)`: the random matrix times a learnable rank-one mask,
+so that :math:`y = x W_{eff} + b`. A batch :math:`X` of shape ``(n, d_in)``
+gives :math:`Y = ((X \odot \alpha) P) \odot w + b` (the paper's column form
+is :math:`(P^\top(x \odot \alpha)) \odot w + b`, the same map).
 """
 
 from __future__ import annotations
@@ -47,28 +48,30 @@ def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
 
 
 class PRP(Layer):
-    r"""Parametrized random projection, :math:`y = (P^\top(x \odot \alpha)) \odot w + b`.
+    r"""Parametrized random projection, :math:`y = ((x \odot \alpha) P) \odot w + b`.
 
     Forward, for a batch :math:`X` of shape ``(n, d_in)``:
 
     .. math:: U = X \odot \alpha, \qquad Z = U P, \qquad Y = Z \odot w + b
 
-    Backward, given :math:`G_Y = \partial L/\partial Y`:
+    Backward, given :math:`\delta = \partial L/\partial Y` (``dy``):
 
     .. math::
 
-        \frac{\partial L}{\partial b} = \textstyle\sum_n G_Y, \qquad
-        \frac{\partial L}{\partial w} = \textstyle\sum_n G_Y \odot Z, \qquad
-        G_U = (G_Y \odot w)\, P^\top,
+        \frac{\partial L}{\partial b} = \textstyle\sum_n \delta, \qquad
+        \frac{\partial L}{\partial w} = \textstyle\sum_n \delta \odot Z, \qquad
+        \delta_U = (\delta \odot w)\, P^\top,
 
     .. math::
 
-        \frac{\partial L}{\partial \alpha} = \textstyle\sum_n G_U \odot X, \qquad
-        \frac{\partial L}{\partial X} = G_U \odot \alpha .
+        \frac{\partial L}{\partial \alpha} = \textstyle\sum_n \delta_U \odot X, \qquad
+        \frac{\partial L}{\partial X} = \delta_U \odot \alpha .
 
-    One matrix product in the backward pass (:math:`G_U`, needed for
+    One matrix product in the backward pass (:math:`\delta_U`, needed for
     :math:`\alpha` anyway) against a dense layer's two: there is no weight
-    gradient :math:`X^\top G` because :math:`P` is fixed. :math:`P` lives in
+    gradient :math:`X^\top \delta` because :math:`P` is fixed. In a first
+    layer, where no input gradient is needed, both do two products per step
+    (forward and one backward); in later layers dense does three, PRP two. :math:`P` lives in
     ``buffers`` and is rebuilt from its seed.
 
     Parameters
@@ -150,16 +153,16 @@ class PRP(Layer):
         return y, (x, z)
 
     def _param_backward(self, dy, cache):
-        """Fill the gradients of α, w and b; return :math:`G_U`, which the input gradient needs too."""
+        """Fill the gradients of α, w and b; return :math:`\\delta_U`, which the input gradient needs too."""
         x, z = cache
-        np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n G_Y
-        np.sum(dy * z, axis=0, out=self.grads["w"])  # ∂L/∂w = Σ_n G_Y ⊙ Z
-        g_u = self._project_transpose(dy * self.params["w"])  # G_U = (G_Y ⊙ w) Pᵀ
-        np.sum(g_u * x, axis=0, out=self.grads["alpha"])  # ∂L/∂α = Σ_n G_U ⊙ X
+        np.sum(dy, axis=0, out=self.grads["b"])  # ∂L/∂b = Σ_n δ
+        np.sum(dy * z, axis=0, out=self.grads["w"])  # ∂L/∂w = Σ_n δ ⊙ Z
+        g_u = self._project_transpose(dy * self.params["w"])  # δ_U = (δ ⊙ w) Pᵀ
+        np.sum(g_u * x, axis=0, out=self.grads["alpha"])  # ∂L/∂α = Σ_n δ_U ⊙ X
         return g_u
 
     def _backward(self, dy, cache):
-        return self._param_backward(dy, cache) * self.params["alpha"]  # ∂L/∂X = G_U ⊙ α
+        return self._param_backward(dy, cache) * self.params["alpha"]  # ∂L/∂X = δ_U ⊙ α
 
     @property
     def effective_weight(self) -> np.ndarray:
@@ -170,7 +173,7 @@ class PRP(Layer):
         r"""Inference as :math:`y = x W_{eff} + b`, with :math:`W_{eff}` formed once.
 
         One matrix product and a bias per batch instead of the three element-wise passes of
-        :math:`(P^\top(x \odot \alpha)) \odot w + b`. The SRHT scheme keeps its fast transform
+        :math:`((x \odot \alpha) P) \odot w + b`. The SRHT scheme keeps its fast transform
         (folding would make it a dense product). See :meth:`Layer.inference_function`.
         """
         if self.scheme == "srht":
@@ -281,13 +284,13 @@ class PRPAutoencoder(Layer):
 
     .. math::
 
-        h = g_h\big(w_e \odot (P^\top(\alpha_e \odot x)) + b_e\big), \qquad
-        \hat x = g_o\big(w_d \odot (P(\alpha_d \odot h)) + b_d\big),
+        h = g_h\big(((x \odot \alpha_e) P) \odot w_e + b_e\big), \qquad
+        \hat x = g_o\big(((h \odot \alpha_d) P^\top) \odot w_d + b_d\big),
 
     with one fixed :math:`P \in \mathbb R^{d\times k}` (orthonormal columns by
     default): :math:`P_{dec} = P_{enc}^\top` is the *same* buffer read
     transposed (a view, not a copy). With all modulations at 1, biases at 0
-    and identity activations, :math:`\hat x = PP^\top x`, the orthogonal
+    and identity activations, :math:`\hat x = x PP^\top`, the orthogonal
     projection onto a random k-dimensional subspace.
 
     ``tied=False`` gives the decoder an independent random matrix instead:
@@ -369,9 +372,9 @@ class PRPAutoencoder(Layer):
         return self.buffers["P"].T if self.tied else self.buffers["P_dec"]
 
     def _forward(self, x):
-        s, enc_cache = self._encoder._forward(x)  # s = w_e ⊙ (Pᵀ(α_e ⊙ x)) + b_e
+        s, enc_cache = self._encoder._forward(x)  # s = ((x ⊙ α_e) P) ⊙ w_e + b_e
         h, gh_cache = (s, None) if self._gh is None else self._gh._forward(s)
-        o, dec_cache = self._decoder._forward(h)  # o = w_d ⊙ (P_dec(α_d ⊙ h)) + b_d
+        o, dec_cache = self._decoder._forward(h)  # o = ((h ⊙ α_d) P_dec) ⊙ w_d + b_d
         x_hat, go_cache = (o, None) if self._go is None else self._go._forward(o)
         return x_hat, (enc_cache, gh_cache, dec_cache, go_cache)
 
