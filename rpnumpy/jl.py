@@ -51,6 +51,9 @@ factor :math:`\sqrt{d/k}` (derived for each kind in :func:`jl_scale`, applied by
 * ``rademacher`` (binary): :math:`\pm 1/\sqrt{k}`, the same second moments.
 * ``sparse_ternary``: :math:`\pm\sqrt{3/k}` with probability 1/6 each, else 0
   (Achlioptas, 2003): the same second moments, and the same fourth moments.
+* ``ternary_equal``: :math:`-a, 0, +a` with probability 1/3 each, :math:`a = \sqrt{3/(2k)}`:
+  the same second moments, smaller even moments of every higher order
+  (:func:`~rpnumpy.random_matrices.equal_ternary_matrix`).
 * ``gaussian_orthogonal``: columns marginally exactly :math:`N(0, I/k)`,
   orthogonal to each other.
 * ``orthogonal``: for :math:`d \ge k`, :math:`\sqrt{d/k}\,Q` with
@@ -65,7 +68,9 @@ factor :math:`\sqrt{d/k}` (derived for each kind in :func:`jl_scale`, applied by
 Dasgupta & Gupta's proof is for the random-subspace projection (the
 ``orthogonal`` kind) and covers i.i.d. Gaussian entries with the same tail
 bounds; Achlioptas (2003) proves that the ±1 and sparse ternary matrices have
-tails no heavier than the Gaussian's, so the same :math:`k` applies to them.
+tails no heavier than the Gaussian's, so the same :math:`k` applies to them. His
+argument needs only symmetric i.i.d. entries whose even moments are at most the
+Gaussian's, which the equal-probability ternary entries also have.
 The ``gaussian_orthogonal`` kind is not covered by these proofs; this module
 checks it empirically like the others. ``mexican_hat`` is not a JL family at
 all (see :func:`jl_scale`).
@@ -125,10 +130,12 @@ _MOVED_PLOTS = ("plot_min_dim", "plot_distance_scatter", "plot_ratio_hist", "plo
 __getattr__ = moved_names(__name__, {name: f"rpnumpy.plotting:{name}" for name in _MOVED_PLOTS})
 
 #: The families of :data:`rpnumpy.random_matrices.MATRIX_KINDS` that are JL projections once scaled.
-JL_KINDS: tuple[str, ...] = ("gaussian", "rademacher", "sparse_ternary", "orthogonal", "gaussian_orthogonal", "srht")
+JL_KINDS: tuple[str, ...] = (
+    "gaussian", "rademacher", "sparse_ternary", "ternary_equal", "orthogonal", "gaussian_orthogonal", "srht",
+)
 
 #: Kinds whose constructors take ``variance=``; the JL scaling is then ``variance='fan_out'``.
-_VARIANCE_KINDS = frozenset({"gaussian", "rademacher", "sparse_ternary", "gaussian_orthogonal"})
+_VARIANCE_KINDS = frozenset({"gaussian", "rademacher", "sparse_ternary", "ternary_equal", "gaussian_orthogonal"})
 
 _NOT_JL = {"mexican_hat": (
     "'mexican_hat' is not a Johnson-Lindenstrauss family: its columns are localised centre-surround "
@@ -233,7 +240,7 @@ def jl_scale(kind: str, d_in: int, k: int) -> float:
     :math:`E_R\|xR\|^2 = \|x\|^2` for every fixed :math:`x`, the expectation
     being over the seed.
 
-    * ``gaussian``, ``rademacher``, ``sparse_ternary``, ``gaussian_orthogonal``:
+    * ``gaussian``, ``rademacher``, ``sparse_ternary``, ``ternary_equal``, ``gaussian_orthogonal``:
       the entries (the columns, for ``gaussian_orthogonal``, which are
       marginally :math:`N(0, I/d_{in})`) have variance :math:`1/d_{in}`, so
       :math:`E\|xR\|^2 = \sum_{j=1}^k E(x \cdot r_j)^2 = (k/d_{in})\|x\|^2`

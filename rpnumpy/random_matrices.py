@@ -57,6 +57,7 @@ __all__ = [
     "gaussian_matrix",
     "rademacher_matrix",
     "sparse_ternary_matrix",
+    "equal_ternary_matrix",
     "orthogonal_matrix",
     "gaussian_orthogonal_matrix",
     "srht_matrix",
@@ -153,9 +154,10 @@ def sparse_ternary_matrix(
     :math:`\pm\sqrt{3/d_{in}}`. The variance is :math:`3\sigma^2 \cdot (1/3) =
     \sigma^2`, the same as the Gaussian matrix, so the projection has the same
     second moments while two thirds of the entries are zero (Achlioptas, 2003:
-    "Database-friendly random projections", J. Comput. Syst. Sci. 2003). The PRP paper's scheme
-    is read here as Achlioptas' (our choice; the descriptions of the paper available to us give
-    the values :math:`\{-a, 0, +a\}`, :math:`a = \sqrt{3/d_{in}}`, without the probabilities).
+    "Database-friendly random projections", J. Comput. Syst. Sci. 2003). This is the library's
+    default reading of the PRP paper's sparse ternary scheme (our choice); published descriptions
+    of the paper give the values :math:`\{-a, 0, +a\}`, :math:`a = \sqrt{3/d_{in}}`, "with equal
+    probability", which is :func:`equal_ternary_matrix`.
 
     Parameters
     ----------
@@ -170,6 +172,47 @@ def sparse_ternary_matrix(
     matrix[u < 1.0 / 6.0] = -value
     matrix[u >= 5.0 / 6.0] = value
     return matrix.astype(dtype, copy=False)
+
+
+def equal_ternary_matrix(
+    shape: tuple[int, int], seed: int, *, variance: float | str = "fan_in", dtype: Any = np.float64
+) -> np.ndarray:
+    r"""The equal-probability ternary matrix: :math:`R_{ij} \in \{-a, 0, +a\}` with probability 1/3 each.
+
+    .. math::
+
+        R_{ij} = \sqrt{3/2}\,\sigma \times
+        \begin{cases} +1 & \text{with probability } 1/3 \\
+                       0 & \text{with probability } 1/3 \\
+                      -1 & \text{with probability } 1/3 \end{cases}
+
+    **The scale.** :math:`\mathbb E R_{ij}^2 = \tfrac23 a^2`, so :math:`a = \sqrt{3/2}\,\sigma` gives
+    the variance :math:`\sigma^2` of every other kind here: with the default ``variance='fan_in'``,
+    :math:`a = \sqrt{3/(2d_{in})}` and :math:`\operatorname{Var}R_{ij} = 1/d_{in}`, as for the
+    Gaussian and Achlioptas' :func:`sparse_ternary_matrix`, so the schemes are interchangeable in a
+    layer. The published descriptions of the PRP paper (Szorc, arXiv:2512.13480) give
+    :math:`a = \sqrt{3/d_{in}}` "with equal probability"; taken literally that is
+    :math:`\operatorname{Var}R_{ij} = 2/d_{in}`, twice the Gaussian scheme's, which
+    ``variance=2/d_in`` reproduces exactly. We keep the variance convention (our choice): the
+    literal values would only scale every output by :math:`\sqrt2`, which a PRP layer's trainable
+    output scale absorbs, but would break the comparison with the other schemes at equal variance.
+
+    One third of the entries are zero (Achlioptas' scheme: two thirds). The fourth moment is
+    :math:`\mathbb E R_{ij}^4 = \tfrac23 a^4 = 1.5\sigma^4` (Achlioptas': :math:`3\sigma^4`, the
+    Gaussian's), and every even moment :math:`\tfrac23(3/2)^q\sigma^{2q}` is at most the Gaussian's
+    :math:`(2q - 1)!!\,\sigma^{2q}`: for a symmetric distribution that is what Achlioptas' proof
+    needs, so the Johnson–Lindenstrauss bound holds for it as for his two matrices.
+
+    Parameters
+    ----------
+    shape, seed, variance, dtype
+        As in :func:`gaussian_matrix`.
+    """
+    shape = _check_shape(shape)
+    dtype = check_dtype(dtype)
+    value = math.sqrt(1.5 * _resolve_variance(variance, shape))
+    signs = _generator(seed).integers(-1, 2, size=shape, dtype=np.int8)  # -1, 0, +1 with probability 1/3 each
+    return (signs * value).astype(dtype, copy=False)
 
 
 def _haar_orthonormal_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -403,6 +446,7 @@ MATRIX_KINDS: dict[str, Callable[..., np.ndarray]] = {
     "gaussian": gaussian_matrix,
     "rademacher": rademacher_matrix,
     "sparse_ternary": sparse_ternary_matrix,
+    "ternary_equal": equal_ternary_matrix,
     "orthogonal": orthogonal_matrix,
     "gaussian_orthogonal": gaussian_orthogonal_matrix,
     "mexican_hat": mexican_hat_matrix,
@@ -417,8 +461,8 @@ def random_matrix(kind: str, shape: tuple[int, int], seed: int, **kwargs: Any) -
     ----------
     kind : str
         One of :data:`MATRIX_KINDS`: ``'gaussian'``, ``'rademacher'``,
-        ``'sparse_ternary'``, ``'orthogonal'``, ``'gaussian_orthogonal'``,
-        ``'mexican_hat'``, ``'srht'``.
+        ``'sparse_ternary'`` (Achlioptas), ``'ternary_equal'``, ``'orthogonal'``,
+        ``'gaussian_orthogonal'``, ``'mexican_hat'``, ``'srht'``.
     shape : (int, int)
     seed : int
     **kwargs

@@ -15,7 +15,7 @@ from rpnumpy.bundling import (
     one_hot,
     split_mlp,
 )
-from rpnumpy.features import arc_cosine_kernel
+from rpnumpy.features import arc_cosine_kernel, clamped_relu_kernel
 from rpnumpy.gradcheck import PASS_THRESHOLD, check_gradients
 from rpnumpy.io import load_model, save_model
 from rpnumpy.layers import Cos, Dense, ReLU, Sequential, Sin
@@ -235,6 +235,26 @@ def test_relu_towers_estimate_the_arc_cosine_kernel_not_relu():
     relu = np.maximum(x @ w + b, 0)
     assert np.abs(kernel - relu).max() > 0.2  # a different function: the ReLU MLP is not reproduced
 
+
+
+@pytest.mark.parametrize("kappa", [-1.0, 0.5])
+def test_clamped_relu_towers_estimate_the_clamped_kernel_and_keep_kappa(kappa, tmp_path):
+    model = small_mlp(ReLU(), scale=1.0)
+    x = np.random.default_rng(2).standard_normal((5, 4))
+    w, b = model[0].params["W"], model[0].params["b"]
+    augmented_x, augmented_w = np.hstack([x, np.ones((5, 1))]), np.hstack([w.T, b[:, None]])
+    kernel = clamped_relu_kernel(augmented_x, augmented_w, kappa)
+    seeds = 300
+    hidden = np.mean([bundle_mlp(model, 64, kappa=kappa, rng=s).hidden(x)[0] for s in range(seeds)], axis=0)
+    bundled = bundle_mlp(model, 64, kappa=kappa, rng=0)
+    tower = bundled.tower.towers[0]
+    assert tower.kappa == kappa and bundled.tower.kappa == kappa
+    se = np.sqrt(tower.predicted_variance(augmented_x, augmented_w) / seeds)
+    assert np.all(np.abs(hidden - kernel) <= 5 * se)
+    assert np.abs(kernel - arc_cosine_kernel(augmented_x, augmented_w)).max() > 0.05  # the floor matters here
+    loaded = load_model(save_model(bundled, tmp_path / "bundled.npz"))
+    assert loaded.tower.kappa == kappa and loaded.tower.towers[0].kappa == kappa
+    np.testing.assert_array_equal(loaded.predict(x), bundled.predict(x))
 
 def test_two_tower_shapes_and_the_fully_bundled_copy():
     model = Sequential(Dense(4, 6, rng=0), ReLU(), Dense(6, 5, rng=1), Sin(), Dense(5, 3, rng=2))

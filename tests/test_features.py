@@ -11,16 +11,22 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import integrate
 
 from rpnumpy.features import (
     FEATURE_MAPS,
     RandomFeatureVarianceWarning,
+    ReLUTower,
     arc_cosine_kernel,
+    clamped_relu_kernel,
     random_feature_tower,
 )
 
 URF_MAPS = ("cos", "sin", "exp", "gaussian")
 Z_MARGIN = 5.0  # standard errors
+#: Floors of the clamped ReLU tower, below and above 0 (-5 is the SNNK authors' value).
+KAPPAS = (-5.0, -1.0, -0.5, 0.5, 1.0)
+SQRT2, SQRT2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
 
 
 def _rows_with_norm(rng, n, d, norm):
@@ -208,6 +214,164 @@ def test_arc_cosine_kernel_special_angles_and_monte_carlo():
         assert np.all(np.abs(samples.mean(axis=2) - arc_cosine_kernel(a, w, order=order)) < Z_MARGIN * se)
 
 
+# --------------------------------------------------------------------------- the clamped ReLU tower
+def _clamp_moment_given(mu, tau, kappa, order):
+    """E[max(b, κ)^order] for b ~ N(mu, tau²): the one-dimensional closed form (a point mass for tau = 0)."""
+    if tau == 0.0:
+        return max(mu, kappa) ** order
+    t = (kappa - mu) / tau
+    below, above = 0.5 * math.erfc(-t / SQRT2), 0.5 * math.erfc(t / SQRT2)  # P(b ≤ κ), P(b > κ)
+    density = math.exp(-0.5 * t * t) / SQRT2PI
+    if order == 1:
+        return kappa * below + mu * above + tau * density
+    return kappa**2 * below + (mu * mu + tau * tau) * above + tau * (mu + kappa) * density
+
+
+def _clamped_kernel_by_quadrature(x, w, kappa, order):
+    """E[max(a, κ)^n max(b, κ)^n] as a 1-D integral over u = a/‖x‖, b | u in closed form (scipy.integrate.quad).
+
+    Independent of the library's bivariate closed form; quad is split at the kinks u = κ/‖x‖ and, for parallel
+    vectors, u = κ/(ρ‖w‖), and asked for a relative error of 1e-13.
+    """
+    sx, sw = float(np.linalg.norm(x)), float(np.linalg.norm(w))
+    rho = float(np.clip(x @ w / (sx * sw), -1.0, 1.0))
+    tau = sw * math.sqrt(max(1.0 - rho * rho, 0.0))
+    tau = 0.0 if tau < 1e-7 * sw else tau
+
+    def integrand(u):
+        weight = math.exp(-0.5 * u * u) / SQRT2PI
+        return max(sx * u, kappa) ** order * _clamp_moment_given(sw * rho * u, tau, kappa, order) * weight
+
+    kinks = [kappa / sx] + ([kappa / (sw * rho)] if tau == 0.0 else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        return integrate.quad(integrand, -40.0, 40.0, points=kinks, epsabs=0.0, epsrel=1e-13, limit=400)[0]
+
+
+def _pairs_of_every_kind(rng, d=3):
+    """Rows of several norms, with a parallel, an antiparallel, an equal and an orthogonal partner."""
+    x = _rows_with_norm(rng, 4, d, 1.0) * np.array([[0.4], [1.0], [2.0], [3.5]])
+    w = _rows_with_norm(rng, 3, d, 1.0) * np.array([[0.6], [1.5], [2.5]])
+    orthogonal = np.cross(x[1], w[0])
+    return x, np.vstack([w, 0.7 * x[2], -1.3 * x[1], x[3], orthogonal * (1.2 / np.linalg.norm(orthogonal))])
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_clamped_relu_kernel_at_kappa_zero_is_the_arc_cosine_kernel(order):
+    x, w = _pairs_of_every_kind(np.random.default_rng(0))
+    x = np.vstack([x, np.zeros((1, 3))])  # a zero row
+    # 1e-12: near ω = π the order-2 arc-cosine formula cancels (3 sinω cosω against (π − ω)(1 + 2cos²ω)) and
+    # keeps fewer digits than the clamped form (at x[3], w[3], cos ω = -0.91: 2e-13 against 3e-14, by quadrature).
+    np.testing.assert_allclose(clamped_relu_kernel(x, w, 0.0, order=order), arc_cosine_kernel(x, w, order=order),
+                               rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kappa", KAPPAS + (2.0,))
+def test_clamped_relu_kernel_matches_a_one_dimensional_quadrature(kappa):
+    """Closed form against quad to 1e-11 relative, or 1e-14 of (‖x‖‖w‖)^order absolute for values far below that
+    scale (an orthogonal pair at κ = -5 gives k ≈ 2e-13 ‖x‖‖w‖, a product of two Gaussian tails)."""
+    x, w = _pairs_of_every_kind(np.random.default_rng(1))
+    scale = np.linalg.norm(x, axis=1)[:, None] * np.linalg.norm(w, axis=1)[None, :]
+    for order in (1, 2):
+        closed = clamped_relu_kernel(x, w, kappa, order=order)
+        reference = np.array([[_clamped_kernel_by_quadrature(a, b, kappa, order) for b in w] for a in x])
+        assert np.all(np.abs(closed - reference) <= 1e-11 * np.abs(reference) + 1e-14 * scale**order)
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_clamped_relu_kernel_monte_carlo(kappa):
+    rng = np.random.default_rng(2)
+    x = _rows_with_norm(rng, 2, 3, 1.0) * np.array([[0.8], [3.0]])
+    w = _rows_with_norm(rng, 3, 3, 1.0) * np.array([[0.5], [1.5], [4.0]])
+    g = rng.standard_normal((3, 400_000))
+    clamped_x, clamped_w = np.maximum(x @ g, kappa), np.maximum(w @ g, kappa)
+    for order in (1, 2):
+        samples = clamped_x[:, None, :] ** order * clamped_w[None, :, :] ** order
+        se = samples.std(axis=2) / math.sqrt(g.shape[1])
+        error = np.abs(samples.mean(axis=2) - clamped_relu_kernel(x, w, kappa, order=order))
+        assert np.all(error < Z_MARGIN * se), (order, (error / se).max())
+
+
+@pytest.mark.parametrize("kappa", [-1.0, 0.0, 1.5])
+def test_clamped_relu_kernel_with_a_zero_vector(kappa):
+    """g·0 = 0, so max(0, κ) is a constant factor: k = max(0, κ) E max(b, κ), E Z² = max(0, κ)² E max(b, κ)²."""
+    zero, w = np.zeros((1, 3)), np.array([[0.3, -1.2, 0.9]])
+    sigma = float(np.linalg.norm(w))
+    floor = max(0.0, kappa)
+    for order in (1, 2):
+        expected = floor**order * _clamp_moment_given(0.0, sigma, kappa, order)
+        assert clamped_relu_kernel(zero, w, kappa, order=order)[0, 0] == pytest.approx(expected, rel=1e-14, abs=1e-300)
+        assert clamped_relu_kernel(w, zero, kappa, order=order)[0, 0] == pytest.approx(expected, rel=1e-14, abs=1e-300)
+        assert clamped_relu_kernel(zero, zero, kappa, order=order)[0, 0] == floor ** (2 * order)
+    variance = ReLUTower(3, 10, kappa=kappa, rng=0).predicted_variance(zero, w)[0, 0]
+    spread = _clamp_moment_given(0.0, sigma, kappa, 2) - _clamp_moment_given(0.0, sigma, kappa, 1) ** 2
+    assert variance == pytest.approx(floor**2 * spread / 10, rel=1e-13, abs=1e-300)
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_clamped_tower_variance_is_the_second_moment_minus_the_square(kappa):
+    """predicted_variance · m + target² against the quadrature of E Z² (the variance is computed without it)."""
+    x, w = _pairs_of_every_kind(np.random.default_rng(3))
+    tower = ReLUTower(3, 16, kappa=kappa, rng=0)
+    second = tower.n_directions * tower.predicted_variance(x, w) + tower.target(x, w) ** 2
+    reference = np.array([[_clamped_kernel_by_quadrature(a, b, kappa, 2) for b in w] for a in x])
+    scale = np.linalg.norm(x, axis=1)[:, None] * np.linalg.norm(w, axis=1)[None, :]
+    assert np.all(np.abs(second - reference) <= 1e-11 * reference + 1e-14 * scale**2)
+    assert np.all(tower.predicted_variance(x, w) > 0)
+
+
+@pytest.mark.parametrize("draws", ["iid", "orthogonal"])
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_clamped_tower_mean_over_seeds_matches_the_target(kappa, draws):
+    """As test_mean_over_seeds_matches_the_target, with norms (0.5 to 4) at which each floor is reached."""
+    rng = np.random.default_rng(7)
+    d, m, n_seeds = 4, 64, 300
+    x = _rows_with_norm(rng, 3, d, 1.0) * np.array([[0.5], [1.5], [4.0]])
+    w = _rows_with_norm(rng, 3, d, 1.0) * np.array([[0.8], [2.0], [3.0]])
+    estimates = np.stack([ReLUTower(d, m, kappa=kappa, draws=draws, rng=s).estimate(x, w) for s in range(n_seeds)])
+    tower = random_feature_tower("relu", d, m, draws=draws, kappa=kappa, rng=0)
+    variance = tower.predicted_variance(x, w)
+    standard_error = np.sqrt(variance / n_seeds)
+    if draws == "orthogonal":
+        standard_error = np.maximum(standard_error, estimates.std(axis=0, ddof=1) / math.sqrt(n_seeds))
+    error = np.abs(estimates.mean(axis=0) - tower.target(x, w))
+    assert np.all(error < Z_MARGIN * standard_error), (error / standard_error).max()
+    if draws == "iid":
+        ratio = estimates.var(axis=0, ddof=1) / variance  # sample variance of 300 draws: within ~±25 %
+        assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_clamped_tower_per_feature_second_moment(kappa):
+    """As test_per_feature_second_moment_matches_the_variance_formula, E Z⁴ bounded by Cauchy–Schwarz:
+    |max(a, κ)| ≤ |κ| + |a|, so E max(a, κ)⁸ ≤ 2⁷(κ⁸ + 105σ⁸) and E Z⁴ ≤ (E max(a, κ)⁸ E max(b, κ)⁸)^{1/2}."""
+    rng = np.random.default_rng(2)
+    d, n = 3, 300_000
+    x, w = _rows_with_norm(rng, 1, d, 1.5), _rows_with_norm(rng, 1, d, 2.5)
+    tower = random_feature_tower("relu", d, n, kappa=kappa, rng=8)
+    second = n * tower.predicted_variance(x, w)[0, 0] + tower.target(x, w)[0, 0] ** 2
+    z_sq = _per_feature_samples(tower, x, w, None) ** 2
+    standard_error = z_sq.std() / math.sqrt(n)
+    bound = 2**7 * math.sqrt((kappa**8 + 105 * 1.5**8) * (kappa**8 + 105 * 2.5**8))
+    assert standard_error < 1.2 * math.sqrt(bound / n)
+    assert abs(z_sq.mean() - second) < Z_MARGIN * standard_error, (z_sq.mean(), second, standard_error)
+
+
+def test_clamped_tower_float32_and_kappa_zero():
+    rng = np.random.default_rng(4)
+    x, w = _rows_with_norm(rng, 3, 4, 1.2), _rows_with_norm(rng, 2, 4, 2.0)
+    tower64 = ReLUTower(4, 8, kappa=-1.0, rng=0)
+    tower32 = ReLUTower(4, 8, kappa=-1.0, rng=0, dtype=np.float32)
+    for method in ("target", "predicted_variance"):
+        got = getattr(tower32, method)(x.astype(np.float32), w.astype(np.float32))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, getattr(tower64, method)(x, w), rtol=2e-6)
+    # κ = 0 keeps the arc-cosine formulas themselves.
+    plain = ReLUTower(4, 8, rng=0)
+    np.testing.assert_array_equal(plain.target(x, w), arc_cosine_kernel(x, w))
+    assert not np.allclose(tower64.target(x, w), plain.target(x, w))
+
+
 # --------------------------------------------------------------------------- warnings
 def test_gaussian_heavy_tail_warns_and_reports_infinite_variance():
     tower = random_feature_tower("gaussian", 3, 50, rng=0)
@@ -305,11 +469,14 @@ def test_validation_errors_name_the_parameter():
         relu.weight_features(np.ones((2, 3)), np.ones(2))
     ones = np.ones((2, 3))
     np.testing.assert_array_equal(relu.weight_features(ones, np.zeros(2)), relu.input_features(ones))
-    clipped = random_feature_tower("relu", 3, 4, kappa=-5.0, rng=0)
-    with pytest.raises(NotImplementedError, match="only for the ReLU tower with kappa=0"):
-        clipped.target(np.ones((1, 3)), np.ones((1, 3)))
-    with pytest.raises(NotImplementedError, match="predicted_variance has a closed form only"):
-        clipped.predicted_variance(np.ones((1, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match="order must be 1 or 2, got 3"):
+        clamped_relu_kernel(ones, ones, -1.0, order=3)
+    with pytest.raises(ValueError, match="kappa must be finite, got nan"):
+        clamped_relu_kernel(ones, ones, float("nan"))
+    with pytest.raises(ValueError, match="x and w must have the same number of columns, got 3 and 2"):
+        clamped_relu_kernel(ones, np.ones((2, 2)), -1.0)
+    with pytest.raises(TypeError, match="w has dtype float32 but float64 was expected"):
+        clamped_relu_kernel(ones, ones.astype(np.float32), -1.0)
 
 
 # --------------------------------------------------------------------------- determinism and dtypes

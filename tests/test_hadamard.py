@@ -214,7 +214,7 @@ def test_srht_layers_float32_files_and_read_only_matrix(tmp_path, rng):
 
 
 def test_srht_scheme_messages_keep_the_papers_lists():
-    paper_list = r"\['gaussian', 'sparse_ternary', 'orthogonal'\]"
+    paper_list = r"\['gaussian', 'sparse_ternary', 'orthogonal', 'ternary_equal'\]"
     with pytest.raises(ValueError, match=rf"scheme must be one of {paper_list} or 'srht', got 'hadamard'"):
         PRP(4, 3, scheme="hadamard")
     with pytest.raises(ValueError, match=r"scheme must be one of .* or 'srht', got 'uniform'"):

@@ -58,6 +58,22 @@ def test_prp_matrix_scales(scheme):
         np.testing.assert_allclose(p.T @ p, np.eye(300), atol=1e-12)
 
 
+@pytest.mark.parametrize("scheme", ["sparse_ternary", "ternary_equal"])
+def test_ternary_schemes_round_trip_and_differ(scheme, tmp_path, rng):
+    """Both readings of the paper's ternary scheme: rebuilt from the seed by save/load, and not the same matrix."""
+    model = Sequential(PRP(12, 8, scheme=scheme, rng=5), ReLU(), PRP(8, 3, scheme=scheme, rng=6))
+    perturb_params(model[0], rng)
+    x = rng.standard_normal((4, 12))
+    loaded = load_model(save_model(model, tmp_path / "ternary.npz"))
+    assert loaded[0].scheme == scheme and loaded[0].get_config() == model[0].get_config()
+    np.testing.assert_array_equal(loaded[0].buffers["P"], model[0].buffers["P"])
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+    other = "ternary_equal" if scheme == "sparse_ternary" else "sparse_ternary"
+    assert not np.array_equal(PRP(12, 8, scheme=other, rng=5).buffers["P"], model[0].buffers["P"])
+    ae = PRPAutoencoder(12, 4, scheme=scheme, rng=3)
+    np.testing.assert_array_equal(load_model(save_model(ae, tmp_path / "ae.npz")).buffers["P"], ae.buffers["P"])
+
+
 def test_prp_mlp_parameter_count_matches_the_paper():
     prp = Sequential(PRP(784, 512, rng=0), ReLU(), PRP(512, 256, rng=1), ReLU(), PRP(256, 10, rng=2))
     dense = Sequential(Dense(784, 512, rng=0), ReLU(), Dense(512, 256, rng=1), ReLU(), Dense(256, 10, rng=2))
@@ -182,7 +198,8 @@ def test_storage_report_seed_against_stored_matrix():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: PRP(4, 3, scheme="hadamard"), r"scheme must be one of \['gaussian', 'sparse_ternary', 'orthogonal'\]"),
+        (lambda: PRP(4, 3, scheme="hadamard"),
+         r"scheme must be one of \['gaussian', 'sparse_ternary', 'orthogonal', 'ternary_equal'\]"),
         (lambda: PRP(0, 3), r"d_in must be a positive int, got 0"),
         (lambda: PRPAutoencoder(8, 3, hidden_activation="swish"), r"hidden_activation must be None or one of"),
         (lambda: PRPAutoencoder(8, 3, tied="yes"), r"tied must be a bool, got 'yes'"),

@@ -7,6 +7,7 @@ import pytest
 
 from rpnumpy.random_matrices import (
     MATRIX_KINDS,
+    equal_ternary_matrix,
     gaussian_matrix,
     gaussian_orthogonal_matrix,
     orthogonal_matrix,
@@ -30,7 +31,7 @@ def test_same_seed_bit_identical_other_seed_different(kind, shape):
     np.testing.assert_array_equal(f32, a.astype(np.float32))  # float32 is the rounded float64 matrix
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "rademacher", "sparse_ternary", "gaussian_orthogonal"])
+@pytest.mark.parametrize("kind", ["gaussian", "rademacher", "sparse_ternary", "ternary_equal", "gaussian_orthogonal"])
 @pytest.mark.parametrize(("variance", "expected"), [("fan_in", 1 / 400), ("fan_out", 1 / 300), (2.0, 2.0)])
 def test_entry_variance(kind, variance, expected):
     m = random_matrix(kind, (400, 300), seed=0, variance=variance)
@@ -55,6 +56,27 @@ def test_sparse_ternary_achlioptas_frequencies():
     assert abs((m > 0).mean() - 1 / 6) < 0.006
     assert abs((m < 0).mean() - 1 / 6) < 0.006
     assert abs((m == 0).mean() - 2 / 3) < 0.006
+
+
+def test_equal_ternary_frequencies_scale_and_moments():
+    """Values ±sqrt(3/(2 d_in)) and 0 with probability 1/3 each: variance 1/d_in, fourth moment 1.5/d_in²."""
+    d_in = 300
+    m = equal_ternary_matrix((d_in, 400), seed=2)
+    value = np.sqrt(3 / (2 * d_in))
+    np.testing.assert_allclose(sorted(np.unique(m)), [-value, 0.0, value], rtol=1e-15)
+    # 120,000 entries; std of a frequency sqrt((1/3)(2/3)/120000) ~ 0.0014, margin 0.007 (5 standard errors).
+    for frequency in ((m > 0).mean(), (m < 0).mean(), (m == 0).mean()):
+        assert abs(frequency - 1 / 3) < 0.007
+    # E R² = (2/3) a² = 1/d_in and E R⁴ = (2/3) a⁴ = 1.5/d_in²: the sample means are the non-zero frequency
+    # (std 0.0014 relative to 2/3, so 0.2%) times a constant; 1% margins.
+    assert abs((m**2).mean() * d_in - 1) < 0.01
+    assert abs((m**4).mean() * d_in**2 - 1.5) < 0.015
+    # The published description's literal scale sqrt(3/d_in) is variance 2/d_in: the same signs, values times sqrt(2).
+    literal = equal_ternary_matrix((d_in, 400), seed=2, variance=2 / d_in)
+    np.testing.assert_allclose(sorted(np.unique(literal)), [-np.sqrt(3 / d_in), 0.0, np.sqrt(3 / d_in)], rtol=1e-15)
+    np.testing.assert_array_equal(np.sign(literal), np.sign(m))
+    # Not Achlioptas' matrix under another name: a third of the entries are zero, not two thirds.
+    assert abs((sparse_ternary_matrix((d_in, 400), seed=2) == 0).mean() - (m == 0).mean() - 1 / 3) < 0.01
 
 
 def test_orthogonal_columns_or_rows():

@@ -206,6 +206,18 @@ def test_save_load_round_trip(activation, tmp_path, rng):
     np.testing.assert_array_equal(load_model(tmp_path / "with_buffers.npz").forward(x), model.forward(x))
 
 
+def test_clamped_relu_round_trip_keeps_kappa(tmp_path, rng):
+    """kappa = -5 (the SNNK authors' floor) survives save/load, from_dense and the tower's target."""
+    layer = SNNK.from_dense(Dense(6, 4, rng=3), 10, activation="relu", kappa=-5.0, rng=7)
+    x = _small_inputs(rng, 3, 6) * 8.0  # large enough for g.x to reach the floor
+    loaded = load_model(save_model(layer, tmp_path / "clamped.npz"))
+    assert loaded.kappa == -5.0 and loaded.tower.kappa == -5.0 and loaded.get_config() == layer.get_config()
+    np.testing.assert_array_equal(loaded.forward(x), layer.forward(x))
+    assert np.any(x @ layer.tower.G < -5.0)  # the floor is reached: the comparison below can tell the floors apart
+    plain = SNNK.from_dense(Dense(6, 4, rng=3), 10, activation="relu", rng=7)
+    assert not np.array_equal(plain.forward(x), layer.forward(x))
+
+
 @pytest.mark.parametrize("activation", FEATURE_MAPS)
 def test_float32_stays_float32(activation, rng):
     layer = SNNK(6, 3, 8, activation=activation, rng=2, dtype=np.float32)

@@ -359,3 +359,15 @@ def test_snnk_factory_takes_n_directions_and_the_old_keyword_m_with_a_warning():
         assert old.m == 6
     with pytest.raises(TypeError, match="SNNKFactory needs n_directions"):
         SNNKFactory()
+
+
+def test_snnk_factory_passes_kappa_to_the_relu_tower():
+    factory = SNNKFactory(6, kappa=-5.0, rng=0)
+    assert repr(factory) == "SNNK(n_directions=6, activation='relu', kappa=-5)"
+    layer = factory(4, 3, np.float64)
+    assert layer.kappa == -5.0 and layer.tower.kappa == -5.0 and layer.get_config()["kappa"] == -5.0
+    assert SNNKFactory(6, rng=0)(4, 3, np.float64).kappa == 0.0
+    with pytest.raises(ValueError, match="kappa only applies to activation='relu'; cos needs kappa=0, got -5"):
+        SNNKFactory(6, activation="cos", kappa=-5)
+    with pytest.raises(TypeError, match="kappa must be a finite real number, got '1' of type str"):
+        SNNKFactory(6, kappa="1")

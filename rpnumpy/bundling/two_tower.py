@@ -193,6 +193,7 @@ def bundle_mlp(
     *,
     variance_param: float = 0.0,
     draws: str = "iid",
+    kappa: float = 0.0,
     rng: Any = None,
     **renamed: Any,
 ) -> TwoTowerMLP:
@@ -213,6 +214,9 @@ def bundle_mlp(
     variance_param : float, default=0.0
         :math:`M`, the variance parameter of the URF towers.
     draws : {'iid', 'orthogonal'}
+    kappa : float, default=0.0
+        Floor of the relu towers, :math:`\max(zG, \kappa)` on both sides (the towers then estimate
+        :func:`~rpnumpy.features.clamped_relu_kernel`).
     rng : None, int or Generator
         Seed of the input tower.
     M
@@ -229,7 +233,7 @@ def bundle_mlp(
         widths = [widths] * len(hidden)
     dtype = w_out.dtype
     tower = InputTower(hidden[0][0].shape[0], widths, [name for _, _, name in hidden], variance_param=variance_param,
-                       draws=draws, radius=None, relu_bias=True, rng=rng, dtype=dtype)
+                       draws=draws, kappa=kappa, radius=None, relu_bias=True, rng=rng, dtype=dtype)
     weight_tower: list[np.ndarray] = []
     previous = None  # Omega_{j-1}; Omega_0 = I is never formed
     for (w, b, name), layer_tower in zip(hidden, tower.towers):

@@ -31,7 +31,7 @@ from .report import RunContext, chapter
 
 EPOCHS = 10
 SEEDS = (0, 1, 2)
-SCHEMES = ("gaussian", "sparse_ternary", "orthogonal")
+SCHEMES = ("gaussian", "sparse_ternary", "ternary_equal", "orthogonal")
 AE_K = 64
 AE_EPOCHS = 10
 

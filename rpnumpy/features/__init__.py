@@ -40,8 +40,9 @@ backward formulas and the variance (:meth:`~RandomFeatureTower.predicted_varianc
   (:mod:`rpnumpy.features.exp`);
 * ``"gaussian"``: :class:`GaussianTower`, ``D = 2m``, :math:`e^{-(w^\top x + b)^2/2}`, with heavy tails
   (:mod:`rpnumpy.features.gaussian`);
-* ``"relu"``: :class:`ReLUTower`, ``D = m``, the arc-cosine kernel, **not** :math:`\mathrm{ReLU}(w^\top x + b)`
-  (:mod:`rpnumpy.features.relu`).
+* ``"relu"``: :class:`ReLUTower`, ``D = m``, the clamped ReLU kernel :func:`clamped_relu_kernel`
+  (the arc-cosine kernel :func:`arc_cosine_kernel` at :math:`\kappa = 0`), **not**
+  :math:`\mathrm{ReLU}(w^\top x + b)` (:mod:`rpnumpy.features.relu`).
 
 The symbols and their names in the code: :math:`m` is ``n_directions`` (the number of random
 directions), :math:`D` is ``n_features``, :math:`M` is ``variance_param`` (URF towers only;
@@ -67,7 +68,7 @@ from .._validation import check_real
 from .base import FEATURE_DRAWS, RandomFeatureTower, RandomFeatureVarianceWarning
 from .exp import ExpTower
 from .gaussian import GaussianTower
-from .relu import ReLUTower, arc_cosine_kernel
+from .relu import ReLUTower, arc_cosine_kernel, clamped_relu_kernel
 from .trig import CosTower, SinTower, TrigTower
 from .urf import GaussianLemmaTower
 
@@ -87,6 +88,7 @@ __all__ = [
     "SinTower",
     "TrigTower",
     "arc_cosine_kernel",
+    "clamped_relu_kernel",
     "random_feature_tower",
 ]
 
@@ -101,7 +103,7 @@ TOWERS: dict[str, type[RandomFeatureTower]] = {
 #: The activations with a closed-form feature map.
 FEATURE_MAPS = tuple(TOWERS)
 #: The activation f of the unit f(w.x + b) that each URF tower estimates (its ``target``).
-#: The relu tower estimates the arc-cosine kernel instead, so relu has no entry.
+#: The relu tower estimates the clamped ReLU kernel instead, so relu has no entry.
 URF_ACTIVATIONS = {
     name: cls.activation_function for name, cls in TOWERS.items() if issubclass(cls, GaussianLemmaTower)
 }

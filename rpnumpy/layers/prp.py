@@ -32,8 +32,10 @@ from .base import Layer, config_dim
 
 __all__ = ["PRP", "PRP_SCHEMES", "LowRank", "PRPAutoencoder"]
 
-#: The P schemes of the paper and the library kinds that implement them.
-PRP_SCHEMES = ("gaussian", "sparse_ternary", "orthogonal")
+#: The P schemes of the paper and the library kinds that implement them. The paper's sparse ternary
+#: scheme has two readings: Achlioptas' probabilities 1/6, 2/3, 1/6 ("sparse_ternary", the default
+#: reading) and equal probabilities 1/3 ("ternary_equal", as published descriptions of the paper state it).
+PRP_SCHEMES = ("gaussian", "sparse_ternary", "orthogonal", "ternary_equal")
 
 #: A scheme that is ours, accepted by :class:`PRP` besides the paper's: the subsampled randomized
 #: Hadamard transform, applied by the fast Walsh–Hadamard transform.
@@ -41,9 +43,9 @@ _OUR_SCHEMES = ("srht",)
 
 
 def _prp_matrix(scheme: str, d_in: int, d_out: int, seed: int) -> np.ndarray:
-    # The callers have validated ``scheme``. Gaussian N(0, 1/d_in) and Achlioptas' ±sqrt(3/d_in) share
-    # the variance 1/d_in: every column has expected squared norm 1. Orthogonal columns have norm exactly 1
-    # (rows, if d_in < d_out).
+    # The callers have validated ``scheme``. Gaussian N(0, 1/d_in), Achlioptas' ±sqrt(3/d_in) and the
+    # equal-probability ±sqrt(3/(2 d_in)) share the variance 1/d_in: every column has expected squared norm 1.
+    # Orthogonal columns have norm exactly 1 (rows, if d_in < d_out).
     return random_matrix(scheme, (d_in, d_out), seed)
 
 
@@ -77,13 +79,16 @@ class PRP(Layer):
     Parameters
     ----------
     d_in, d_out : int
-    scheme : {'gaussian', 'sparse_ternary', 'orthogonal'}, default='gaussian'
+    scheme : {'gaussian', 'sparse_ternary', 'orthogonal', 'ternary_equal'}, default='gaussian'
         :math:`P_{ij} \sim N(0, 1/d_{in})`; Achlioptas' sparse ternary
         :math:`\pm\sqrt{3/d_{in}}` with probability 1/6 each and 0 otherwise
-        (the summaries of the paper state this scale ambiguously; this is the
-        reading that matches the Gaussian variance); or Haar-random
+        (our default reading of the paper's ternary scheme: the published descriptions of the
+        paper give equal probabilities and state the scale ambiguously); Haar-random
         orthonormal columns (rows when ``d_in < d_out``, where orthonormal
-        columns are impossible). In all three, columns have (expected) unit norm.
+        columns are impossible); or the equal-probability ternary :math:`-a, 0, +a` with
+        probability 1/3 each, :math:`a = \sqrt{3/(2d_{in})}` (the published description, scaled to
+        the Gaussian variance; see :func:`~rpnumpy.random_matrices.equal_ternary_matrix`). In all
+        four, columns have (expected) unit norm.
         ``'srht'`` (ours, not the paper's): the subsampled randomized Hadamard
         transform :class:`~rpnumpy.hadamard.SRHT`, entries :math:`\pm 1/\sqrt{d_{in}}`
         and columns of norm exactly 1. Forward and backward apply it with the
@@ -311,7 +316,7 @@ class PRPAutoencoder(Layer):
     k : int
         Bottleneck width.
     tied : bool, default=True
-    scheme : {'orthogonal', 'gaussian', 'sparse_ternary'}, default='orthogonal'
+    scheme : {'orthogonal', 'gaussian', 'sparse_ternary', 'ternary_equal'}, default='orthogonal'
     hidden_activation : str or None, default=None
         :math:`g_h` (None: identity).
     output_activation : str or None, default='sigmoid'

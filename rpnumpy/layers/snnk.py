@@ -81,13 +81,14 @@ class SNNK(Layer):
         :math:`m`, the number of random directions of the tower.
     activation : {'cos', 'sin', 'exp', 'gaussian', 'relu'}, default='relu'
         The tower (see :mod:`rpnumpy.features`). **relu estimates the
-        arc-cosine kernel, not ReLU(wᵀx).**
+        arc-cosine kernel (the clamped ReLU kernel for kappa != 0), not ReLU(wᵀx).**
     variance_param : float, default=0.0
         :math:`M`, the variance parameter of the URF towers' Gaussian lemma
         (> -1/4; > -1/8 for finite variance); relu needs 0.
     draws : {'iid', 'orthogonal'}, default='iid'
     kappa : float, default=0.0
-        Floor of the ReLU tower.
+        Floor of the ReLU tower, :math:`\max(XG, \kappa)`; the tower then estimates
+        :func:`~rpnumpy.features.clamped_relu_kernel` (the SNNK authors' code uses -5).
     bias : bool, default=True
         Learn an output bias ``b`` (added after the product, as in a dense layer).
     rng : None, int or Generator
@@ -214,8 +215,8 @@ class SNNK(Layer):
         followed by the activation ``f``. No default ``V`` is drawn.
 
         **relu is different**: ``V = Φ(Wᵀ)ᵀ`` gives the *arc-cosine* layer
-        :math:`y_j = k_1(x, w_j)`, not :math:`\mathrm{ReLU}(xW + b)`, and the
-        dense bias has no place in the ReLU tower: it is not used.
+        :math:`y_j = k_1(x, w_j)` (:math:`k_\kappa(x, w_j)` for ``kappa != 0``), not
+        :math:`\mathrm{ReLU}(xW + b)`, and the dense bias has no place in the ReLU tower: it is not used.
 
         Parameters
         ----------

@@ -8,6 +8,7 @@ from .._deprecation import moved_attribute, renamed_keywords
 from .._validation import (
     as_generator,
     check_positive_int,
+    check_real,
     seed_from,
 )
 from ..features import FEATURE_DRAWS, FEATURE_MAPS
@@ -54,7 +55,7 @@ class EUGenFactory:
 
 
 class SNNKFactory:
-    """Builds SNNK layers (``activation`` tower, :math:`D` features) for a student; see :class:`EUGenFactory`.
+    r"""Builds SNNK layers (``activation`` tower, :math:`D` features) for a student; see :class:`EUGenFactory`.
 
     Parameters
     ----------
@@ -62,6 +63,9 @@ class SNNKFactory:
         :math:`m`, the random directions of each layer's tower (``D = m`` for the relu tower).
     activation : str, default='relu'
     draws : {'iid', 'orthogonal'}, default='iid'
+    kappa : float, default=0.0
+        Floor of the ReLU tower, :math:`\max(xG, \kappa)` (the SNNK authors' code uses -5); only
+        ``activation='relu'`` takes a non-zero value.
     rng : None, int or Generator
     m
         Deprecated spelling of ``n_directions``.
@@ -73,6 +77,7 @@ class SNNKFactory:
         *,
         activation: str = "relu",
         draws: str = "iid",
+        kappa: float = 0.0,
         rng: Any = None,
         **renamed: Any,
     ) -> None:
@@ -85,17 +90,21 @@ class SNNKFactory:
             raise ValueError(f"activation must be one of {list(FEATURE_MAPS)}, got {activation!r}")
         if draws not in FEATURE_DRAWS:
             raise ValueError(f"draws must be one of {list(FEATURE_DRAWS)}, got {draws!r}")
+        self.kappa = check_real(kappa, "kappa")
+        if self.kappa != 0.0 and activation != "relu":
+            raise ValueError(f"kappa only applies to activation='relu'; {activation} needs kappa=0, got {kappa!r}")
         self.activation, self.draws = activation, draws
         self._rng = as_generator(rng)
 
     def __call__(self, d_in: int, d_out: int, dtype: Any) -> SNNK:
-        return SNNK(d_in, d_out, self.n_directions, activation=self.activation, draws=self.draws,
+        return SNNK(d_in, d_out, self.n_directions, activation=self.activation, draws=self.draws, kappa=self.kappa,
                     rng=seed_from(self._rng), dtype=dtype)
 
     m = moved_attribute("rpnumpy.transfer.SNNKFactory", "m", "n_directions")
 
     def __repr__(self) -> str:
-        return f"SNNK(n_directions={self.n_directions}, activation={self.activation!r})"
+        kappa = f", kappa={self.kappa:g}" if self.kappa != 0.0 else ""
+        return f"SNNK(n_directions={self.n_directions}, activation={self.activation!r}{kappa})"
 
 
 class LowRankFactory:
