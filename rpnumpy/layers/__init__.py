@@ -1,7 +1,7 @@
 """Layers: the contract (:class:`Layer`, :class:`Sequential`) and every layer built on it."""
 
-from .adapters import BottleneckAdapter, Frozen, SNNKAdapter
 from .activations import ACTIVATIONS, GELU, Cos, PolynomialActivation, ReLU, Sigmoid, Sin, Tanh
+from .adapters import BottleneckAdapter, Frozen, SNNKAdapter
 from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
 from .conv import Conv2D, MaxPool2D
 from .core import Dense, Flatten, Reshape
