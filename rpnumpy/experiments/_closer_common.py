@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..datasets import load_fashion_mnist, load_mnist
 
-__all__ = ["dataset", "group_by", "mean_std", "relative_mse", "relative_mse_parts"]
+__all__ = ["dataset", "single_blas_thread", "group_by", "mean_std", "relative_mse", "relative_mse_parts"]
 
 _LOADERS: dict[str, Callable[..., tuple[np.ndarray, ...]]] = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Run a unit of work on one BLAS thread: reproducible bits, and no oversubscription on a shared machine.
+
+    Unlike :func:`rpnumpy._blas.one_blas_thread` (which holds a lock, and which the library calls
+    inside), this may enclose library code that limits the threads itself.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @functools.lru_cache(maxsize=4)

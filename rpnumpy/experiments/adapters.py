@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 
-from .._blas import one_blas_thread
 from ..fast.optim import FusedAdam
 from ..io import load_model, save_model
 from ..layers import Sequential
@@ -63,7 +62,7 @@ from ..losses import SoftmaxCrossEntropy
 from ..models import teacher_mlp
 from ..models_adapters import adapter_mlp, fine_tuned_mlp, linear_probe_mlp, uptrained_mlp, uptraining_layer
 from ..training import evaluate, fit
-from ._closer_common import dataset, group_by, mean_std
+from ._closer_common import dataset, group_by, mean_std, single_blas_thread
 
 __all__ = ["COMPETITIVE_GAP", "METHODS", "pretrained_backbone", "render", "run_unit", "units"]
 
@@ -185,7 +184,7 @@ def uptraining_init_error(backbone: Sequential, method: str, width: int, seed: i
 
 def run_unit(config: dict[str, Any]) -> dict[str, Any]:
     """Pretrain (or load) the backbone of ``config["seed"]``, adapt it by ``config["method"]``, evaluate."""
-    with one_blas_thread():
+    with single_blas_thread():
         seed, method, width = config["seed"], config["method"], config["width"]
         backbone, mnist_accuracy = pretrained_backbone(seed, config["pretrain"], config["widths"])
         adapt = config["adapt"]
