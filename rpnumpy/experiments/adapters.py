@@ -227,7 +227,10 @@ def verdict(rows: list[dict[str, Any]]) -> str:
         for row in snnk:
             if row["params"] * 5 <= base["params"] and row["mean"] >= base["mean"] - COMPETITIVE_GAP:
                 wins.append((base, row))
-    name = lambda row: LABELS[row["method"]] + (f" ({row['width']})" if row["width"] else "")  # noqa: E731
+
+    def name(row: dict[str, Any]) -> str:
+        return LABELS[row["method"]] + (f" (width {row['width']})" if row["width"] else "")
+
     if not wins:
         best = max(snnk, key=lambda row: row["mean"], default=None)
         detail = "" if best is None else (
