@@ -70,6 +70,8 @@ EUGEN_MS = (8, 32, 128)
 SNNK_MS = (32, 128, 512)
 RANKS = (4, 16, 64)
 INPUTS = ("mnist", "gaussian")
+#: The parameter budget of the summary line, as a fraction of the dense layer's parameters.
+BUDGET_FRACTION = 0.55
 
 
 def units(quick: bool = False) -> list[dict[str, Any]]:
@@ -215,7 +217,28 @@ def render(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
                      else "" for a in activations]
             lines.append(f"| {label} | {width} | {params:,} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _best_within_budget(summary, activations, dense_params)
     return "\n".join(lines), {"layer_approximation.png": _plot(summary, activations)}
+
+
+def _best_within_budget(summary: dict[tuple, dict[str, Any]], activations: list[str], dense_params: int) -> list[str]:
+    """For every input kind and activation, the lowest mean error with about half the dense layer's parameters or less.
+
+    "About half": at most :data:`BUDGET_FRACTION` of them, so that the widths of every family that land near one
+    half (33,024 to 33,280 of 65,792 at the full sizes) compete.
+    """
+    budget = int(BUDGET_FRACTION * dense_params)
+    lines = [f"Lowest mean relative MSE with at most {BUDGET_FRACTION:.0%} of the dense layer's parameters "
+             f"(≤ {budget:,}):", ""]
+    for kind in INPUTS:
+        for activation in activations:
+            within = [(float(np.mean(value["errors"])), key, value["params"]) for key, value in summary.items()
+                      if key[:2] == (kind, activation) and value["params"] <= budget]
+            if within:
+                error, key, params = min(within)
+                lines.append(f"- {kind} inputs, {LABELS[activation]}: {key[2]} ({key[3]}), {params:,} parameters, "
+                             f"relative MSE {error:.3f}")
+    return lines + [""]
 
 
 def _plot(summary: dict[tuple, dict[str, Any]], activations: list[str]) -> Any:
