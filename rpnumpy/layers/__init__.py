@@ -1,6 +1,7 @@
 """Layers: the contract (:class:`Layer`, :class:`Sequential`) and every layer built on it."""
 
 from .activations import ACTIVATIONS, GELU, Cos, PolynomialActivation, ReLU, Sigmoid, Sin, Tanh
+from .adapters import BottleneckAdapter, Frozen, SNNKAdapter
 from .base import LAYER_REGISTRY, Layer, Sequential, layer_from_config
 from .conv import Conv2D, MaxPool2D
 from .core import Dense, Flatten, Reshape
@@ -12,12 +13,14 @@ from .snnk import SNNK
 __all__ = [
     "ACTIVATIONS",
     "LAYER_REGISTRY",
+    "BottleneckAdapter",
     "Conv2D",
     "Cos",
     "Dense",
     "EUGEN_DRAWS",
     "EUGen",
     "Flatten",
+    "Frozen",
     "GELU",
     "HALF_SCHEMES",
     "HalfLayer",
@@ -30,6 +33,7 @@ __all__ = [
     "MaxPool2D",
     "ReLU",
     "SNNK",
+    "SNNKAdapter",
     "Reshape",
     "Sequential",
     "Sigmoid",

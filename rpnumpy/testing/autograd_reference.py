@@ -222,6 +222,23 @@ def eugen(config: dict, a: Arrays, x):
     return y + a["b"] if config.get("bias", True) else y
 
 
+def bottleneck_adapter(config: dict, a: Arrays, x):
+    r"""Residual bottleneck adapter: :math:`y = x + \max(xW_{down} + b_{down}, 0)W_{up} + b_{up}`."""
+    h = anp.maximum(anp.dot(x, a["W_down"]) + a["b_down"], 0.0)
+    return x + anp.dot(h, a["W_up"]) + a["b_up"]
+
+
+def snnk_adapter(config: dict, a: Arrays, x):
+    r"""Residual SNNK adapter: :math:`y = x + \Phi(x) V + b`."""
+    features = _tower(config["activation"], a["G"], a.get("xi"), x, kappa=config.get("kappa", 0.0))
+    return x + anp.dot(features, a["V"]) + a["b"]
+
+
+def frozen(config: dict, a: Arrays, x):
+    """The wrapped layer's forward pass; its parameters arrive as fixed arrays (no gradient is asked of them)."""
+    return forward(config["layer"], a, x)
+
+
 def _element_wise(name: str) -> Callable:
     return lambda config, a, x: _activation(name, x)
 
@@ -259,6 +276,9 @@ FORWARDS: dict[str, Callable] = {
     "FullyBundledNetwork": sequential,
     "TwoTowerMLP": sequential,  # its weight tower is not used by the forward pass
     "Sequential": sequential,
+    "BottleneckAdapter": bottleneck_adapter,
+    "SNNKAdapter": snnk_adapter,
+    "Frozen": frozen,
 }
 
 

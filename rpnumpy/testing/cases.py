@@ -43,10 +43,12 @@ from ..layers import (
     PRP,
     PRP_SCHEMES,
     SNNK,
+    BottleneckAdapter,
     Conv2D,
     Dense,
     EUGen,
     Flatten,
+    Frozen,
     HalfLayer,
     Layer,
     LowRank,
@@ -57,6 +59,7 @@ from ..layers import (
     Reshape,
     Sequential,
     Sin,
+    SNNKAdapter,
 )
 from ..layers import half as _half_module
 from ..layers import prp as _prp_module
@@ -377,9 +380,55 @@ def _bundling_and_transfer_cases() -> list[LayerCase]:
     ]
 
 
+def _adapter_cases() -> list[LayerCase]:
+    """The residual adapters and the frozen-layer wrapper (rpnumpy.layers.adapters)."""
+
+    def frozen_mlp(dt: np.dtype, rng: np.random.Generator, d: _Dims) -> Layer:
+        return Frozen(Sequential(Dense(d["d_in"], d["hidden"], rng=_seed(rng), dtype=dt), GELU(),
+                                 Dense(d["hidden"], d["d_out"], rng=_seed(rng), dtype=dt)))
+
+    return [
+        LayerCase(
+            "BottleneckAdapter", "BottleneckAdapter",
+            lambda dt, rng, d: BottleneckAdapter(d["d"], d["width"], rng=_seed(rng), dtype=dt),
+            _flat_in("d"), _flat_out("d"), {"d": 5, "width": 3}, {"d": (1, 7), "width": (1, 4)},
+            input_kind="away_from_zero",
+            description="y = x + relu(x W_down + b_down) W_up + b_up",
+        ),
+        LayerCase(
+            "SNNKAdapter[relu,iid]", "SNNKAdapter",
+            lambda dt, rng, d: SNNKAdapter(d["d"], d["n_directions"], rng=_seed(rng), dtype=dt),
+            _flat_in("d"), _flat_out("d"), {"d": 4, "n_directions": 5}, {"d": (1, 6), "n_directions": (1, 6)},
+            input_kind="bounded_norm", input_scale=0.6,
+            description="y = x + Phi(x) V + b, the relu tower",
+        ),
+        LayerCase(
+            "SNNKAdapter[relu,orthogonal,kappa=-0.2]", "SNNKAdapter",
+            lambda dt, rng, d: SNNKAdapter(d["d"], d["n_directions"], kappa=-0.2, draws="orthogonal",
+                                           rng=_seed(rng), dtype=dt),
+            _flat_in("d"), _flat_out("d"), {"d": 4, "n_directions": 5}, {"d": (1, 6), "n_directions": (1, 6)},
+            input_kind="bounded_norm", input_scale=0.6,
+            description="y = x + Phi(x) V + b, the relu tower clamped at kappa = -0.2",
+        ),
+        LayerCase(
+            "SNNKAdapter[cos,iid]", "SNNKAdapter",
+            lambda dt, rng, d: SNNKAdapter(d["d"], d["n_directions"], activation="cos", rng=_seed(rng), dtype=dt),
+            _flat_in("d"), _flat_out("d"), {"d": 4, "n_directions": 3}, {"d": (1, 6), "n_directions": (1, 4)},
+            input_kind="bounded_norm", input_scale=0.6,
+            description="y = x + Phi(x) V + b, the cos tower",
+        ),
+        LayerCase(
+            "Frozen[Dense-GELU-Dense]", "Frozen", frozen_mlp, _flat_in(), _flat_out(),
+            {"d_in": 5, "hidden": 4, "d_out": 3}, {"d_in": (1, 7), "hidden": (1, 5), "d_out": (1, 4)},
+            description="a two-layer perceptron with its weights fixed (buffers): input gradient only",
+        ),
+    ]
+
+
 def _all_cases() -> tuple[LayerCase, ...]:
     cases = [*_dense_cases(), *_shape_cases(), *_activation_cases(), *_half_cases(), *_conv_cases(),
-             *_prp_cases(), *_snnk_cases(), *_eugen_cases(), *_bundling_and_transfer_cases(), *_sequential_cases()]
+             *_prp_cases(), *_snnk_cases(), *_eugen_cases(), *_bundling_and_transfer_cases(), *_adapter_cases(),
+             *_sequential_cases()]
     names = [case.name for case in cases]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

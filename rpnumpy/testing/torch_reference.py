@@ -154,6 +154,22 @@ def eugen(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
     return y + a["b"] if config.get("bias", True) else y
 
 
+def bottleneck_adapter(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
+    r"""Residual bottleneck adapter: :math:`y = x + \max(xW_{down} + b_{down}, 0)W_{up} + b_{up}`."""
+    return x + F.linear(torch.relu(F.linear(x, a["W_down"].T, a["b_down"])), a["W_up"].T, a["b_up"])
+
+
+def snnk_adapter(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
+    r"""Residual SNNK adapter: :math:`y = x + \Phi(x) V + b`."""
+    features = _tower(config["activation"], a["G"], a.get("xi"), x, kappa=config.get("kappa", 0.0))
+    return x + features @ a["V"] + a["b"]
+
+
+def frozen(config: dict, a: Tensors, x: torch.Tensor) -> torch.Tensor:
+    """The wrapped layer's forward pass, its parameters being fixed tensors."""
+    return forward(config["layer"], a, x)
+
+
 def _element_wise(name: str) -> Callable:
     return lambda config, a, x: _activation(name, x)
 
@@ -190,6 +206,9 @@ FORWARDS: dict[str, Callable] = {
     "FullyBundledNetwork": sequential,
     "TwoTowerMLP": sequential,  # its weight tower is not used by the forward pass
     "Sequential": sequential,
+    "BottleneckAdapter": bottleneck_adapter,
+    "SNNKAdapter": snnk_adapter,
+    "Frozen": frozen,
 }
 
 

@@ -1,0 +1,81 @@
+"""What the experiments adapters, eugen_speed and layer_approximation share: data, statistics, formatting."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..datasets import load_fashion_mnist, load_mnist
+
+__all__ = ["dataset", "single_blas_thread", "group_by", "mean_std", "relative_mse", "relative_mse_parts"]
+
+_LOADERS: dict[str, Callable[..., tuple[np.ndarray, ...]]] = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Run a unit of work on one BLAS thread: reproducible bits, and no oversubscription on a shared machine.
+
+    Unlike :func:`rpnumpy._blas.one_blas_thread` (which holds a lock, and which the library calls
+    inside), this may enclose library code that limits the threads itself.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@functools.lru_cache(maxsize=4)
+def _full(name: str) -> tuple[np.ndarray, ...]:
+    arrays = _LOADERS[name](download=False, dtype=np.float32)
+    for array in arrays:
+        array.setflags(write=False)  # shared between calls: nobody may change them
+    return arrays
+
+
+def dataset(name: str, n_train: int | None = None, n_test: int | None = None) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_test, y_test)`` of ``name`` (float32 pixels in [0, 1]), the first rows of each split.
+
+    Read-only arrays, loaded once per process. ``None`` keeps a whole split.
+    """
+    if name not in _LOADERS:
+        raise ValueError(f"dataset must be one of {list(_LOADERS)}, got {name!r}")
+    x_train, y_train, x_test, y_test = _full(name)
+    return x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
+
+
+def relative_mse_parts(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    r""":math:`(\|\hat Y - Y\|_F^2, \|Y - \bar Y\|_F^2)` in float64, :math:`\bar Y` the column means of :math:`Y`."""
+    y64 = np.asarray(y, dtype=np.float64)
+    error = float(np.sum((np.asarray(y_hat, dtype=np.float64) - y64) ** 2))
+    spread = float(np.sum((y64 - y64.mean(axis=0)) ** 2))
+    return error, spread
+
+
+def relative_mse(y_hat: np.ndarray, y: np.ndarray) -> float:
+    r"""Relative MSE :math:`\|\hat Y - Y\|_F^2 / \|Y - \bar Y\|_F^2` (that is :math:`1 - R^2`).
+
+    0 is a perfect fit; 1 is what predicting every output's mean gives.
+    """
+    error, spread = relative_mse_parts(y_hat, y)
+    return error / spread if spread > 0 else math.inf
+
+
+def mean_std(values: Sequence[float], digits: int = 4) -> str:
+    """``"mean ± std"`` (sample std, ddof=1; ``± 0`` written for one value)."""
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def group_by(results: Iterable[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, list[dict[str, Any]]]:
+    """The results grouped by the values of ``keys`` (in first-seen order)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(tuple(result[key] for key in keys), []).append(result)
+    return groups
