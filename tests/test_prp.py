@@ -213,7 +213,7 @@ def test_validation(call, match):
 
 @pytest.mark.data
 def test_prp_mlp_reaches_published_mnist_accuracy(mnist):
-    """Seed 0 of docs/results.md's all-PRP MLP (Gaussian P, docs/results.md's range-test rate) against its published mean."""
+    """Seed 0 of the all-PRP MLP of docs/results.md (Gaussian P, its range-test rate) against its published mean."""
     import re
     from pathlib import Path
 

@@ -143,6 +143,8 @@ class InputTower(Layer):
     layer for none (``input_grad=False``). Asking for one raises.
     """
 
+    RENAMED_CONFIG_KEYS = {"M": "variance_param"}
+
     def __init__(
         self,
         d_in: int,
@@ -237,7 +239,7 @@ class InputTower(Layer):
 
     @classmethod
     def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
-        config = renamed_config_keys("InputTower", config, {"M": "variance_param"})
+        config = renamed_config_keys("InputTower", config, cls.RENAMED_CONFIG_KEYS)
         width = config_dim(config, "d_in")
         widths, activations = config.get("widths"), config.get("activations")
         if not isinstance(widths, list) or not isinstance(activations, list) or len(widths) != len(activations):
@@ -256,6 +258,6 @@ class InputTower(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> InputTower:
         """Build the tower from ``get_config()``; configs saved with the old key ``M`` load too."""
-        return cls(**renamed_config_keys("InputTower", config, {"M": "variance_param"}))
+        return cls(**renamed_config_keys("InputTower", config, cls.RENAMED_CONFIG_KEYS))
 
 

@@ -305,6 +305,9 @@ class Layer:
         """Build a layer from ``get_config()``'s output (parameters freshly initialised)."""
         return cls(**config)
 
+    #: Config keys the layer has renamed, old -> new: older model files that use them still load.
+    RENAMED_CONFIG_KEYS: ClassVar[dict[str, str]] = {}
+
     @classmethod
     def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
         """``(trainable values, fixed values)`` of a layer built from ``config``, computed without building it.
@@ -461,7 +464,8 @@ def layer_from_config(spec: dict[str, Any], *, max_values: int | None = None) ->
             layer = cls.from_config(dict(config))
         except TypeError as exc:
             raise ValueError(f"invalid config for layer {name}: {exc}") from exc
-        unexpected = sorted(set(config) - set(layer.get_config()))
+        # Keys a layer renamed (its RENAMED_CONFIG_KEYS: old -> new) load from older files and count as recorded.
+        unexpected = sorted(set(config) - set(layer.get_config()) - set(cls.RENAMED_CONFIG_KEYS))
         if unexpected:
             raise ValueError(f"the config of layer {name} holds {unexpected}, which the layer does not record "
                              f"(get_config() has {sorted(layer.get_config())})")

@@ -120,6 +120,8 @@ class SNNK(Layer):
     :class:`~rpnumpy.features.RandomFeatureVarianceWarning` on overflow.
     """
 
+    RENAMED_CONFIG_KEYS = _RENAMED
+
     def __init__(
         self,
         d_in: int,
@@ -277,7 +279,7 @@ class SNNK(Layer):
 
     @classmethod
     def config_sizes(cls, config: dict[str, Any]) -> tuple[int, int] | None:
-        config = renamed_config_keys("SNNK", config, _RENAMED)
+        config = renamed_config_keys("SNNK", config, cls.RENAMED_CONFIG_KEYS)
         d_in, d_out = config_dim(config, "d_in"), config_dim(config, "d_out")
         m = config_dim(config, "n_directions")
         tower = TOWERS.get(config.get("activation"))
@@ -290,4 +292,4 @@ class SNNK(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SNNK:
         """Build the layer from ``get_config()``; configs saved with the old keys ``m``, ``M`` load too."""
-        return cls(**renamed_config_keys("SNNK", config, _RENAMED))
+        return cls(**renamed_config_keys("SNNK", config, cls.RENAMED_CONFIG_KEYS))
