@@ -20,7 +20,7 @@ import numpy as np
 
 from .report import RunContext
 
-__all__ = ["Row", "STEPS", "published", "run_demo", "summary_table"]
+__all__ = ["Row", "STEPS", "format_table", "published", "run_demo", "summary_table"]
 
 
 @dataclass
@@ -41,7 +41,7 @@ def published() -> dict[str, Any]:
 
 def _last(key: str) -> str:
     entry = published()[key]
-    return f"{entry['value']} ({entry['date']})"
+    return f"{entry['value']} ({entry['date']})" if entry.get("value") else "—"
 
 
 def _paper(key: str) -> str:
@@ -63,37 +63,47 @@ def _budget(quick: bool, full: int, small: int) -> int:
 
 def step_gradcheck(ctx: RunContext) -> Row:
     """Every registered layer case against central differences; the fixed matrices' update is zero."""
-    from ..fast.optim import FusedAdam
     from ..gradcheck import PASS_THRESHOLD
     from ..testing.cases import LAYER_CASES, check_case_gradients
 
     cases = LAYER_CASES[::8] if ctx.quick else LAYER_CASES
-    worst, failures, with_buffers, buffers_still = 0.0, [], 0, 0
+    worst, failures, buffer_rows = 0.0, [], []
     for case in cases:
-        layer, x = case.build(np.float64, ctx.seed), case.make_input(np.float64, ctx.seed)
-        report = check_case_gradients(case, layer, x, rng=ctx.seed)
+        layer, x, dy = case.sample(ctx.seed)
+        if not (layer.params or case.input_grad):
+            continue  # nothing to differentiate
+        report = check_case_gradients(case, layer, x, dy=dy, rng=ctx.seed)
         worst = max(worst, report.max_relative_error)
         if not report.passed():
             failures.append(case.name)
         if layer.buffers and layer.params:
-            with_buffers += 1
-            before = {k: v.copy() for k, v in layer.buffers.items()}
-            layer.forward(x)
-            layer.backward(np.ones_like(layer.forward(x)))
-            zero = all(not np.any(g) for g in layer.buffer_grads.values())
-            FusedAdam(layer, lr=0.1).step()
-            same = all(np.array_equal(before[k], layer.buffers[k]) for k in before)
-            buffers_still += zero and same
+            buffer_rows.append([f"`{case.name}`", *_zero_update(layer, x, dy, case.input_grad)])
+    buffers_still = sum(row[-1] == "yes" for row in buffer_rows)
+    with_buffers = len(buffer_rows)
     ctx.text("### 1. Gradient checks of every registered layer case\n\n"
              f"Budget: {len(cases)} of {len(LAYER_CASES)} cases{' (quick run)' if ctx.quick else ''}, float64, "
              f"central differences against the hand-written backward passes (pass: relative error below "
              f"{PASS_THRESHOLD:g}). Worst relative error **{worst:.1e}**; failures: {failures or 'none'}. "
              f"For the {with_buffers} cases with fixed random matrices (`buffers`) and trainable parameters, "
              f"`layer.buffer_grads` is exactly zero and an Adam step leaves every buffer unchanged in "
-             f"**{buffers_still} of {with_buffers}**.")
+             f"**{buffers_still} of {with_buffers}**:")
+    ctx.table(["case", "fixed values", "largest |buffer_grads|", "buffers unchanged by an Adam step"], buffer_rows)
     ours = (f"{len(cases) - len(failures)}/{len(cases)} pass, worst {worst:.0e}; "
             f"buffers unchanged {buffers_still}/{with_buffers}")
     return Row("gradient check, every layer case", f"{len(cases)} cases, float64", ours, _last("gradcheck"))
+
+
+def _zero_update(layer: Any, x: np.ndarray, dy: np.ndarray, input_grad: bool) -> list[str]:
+    """A backward pass and one Adam step: the buffers' update (``buffer_grads``) and whether they moved."""
+    from ..fast.optim import FusedAdam
+
+    before = {k: v.copy() for k, v in layer.buffers.items()}
+    layer.forward(x)
+    layer.backward(dy, input_grad=input_grad)
+    largest = max(float(np.max(np.abs(g), initial=0.0)) for g in layer.buffer_grads.values())
+    FusedAdam(layer, lr=0.1).step()
+    same = all(np.array_equal(before[k], layer.buffers[k]) for k in before)
+    return [f"{layer.n_buffer_values:,}", f"{largest:g}", "yes" if same and largest == 0 else "NO"]
 
 
 def _train(model: Any, data: tuple, *, epochs: int, lr: float, seed: int) -> float:
@@ -273,15 +283,41 @@ STEPS: list[tuple[str, Callable[[RunContext], Row]]] = [
 
 
 def summary_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
-    header = ["shown", "budget (reduced)", "ours, at this budget", "last full reproduction (date)", "paper"]
+    header = ["shown", "budget (reduced)", "ours, at this budget", "last full run (date)", "paper's"]
     return header, [[r.shown, r.budget, r.ours, r.published, r.paper] for r in rows]
 
 
-def _print_table(header: list[str], rows: list[list[str]], stream: Any) -> None:
-    for i, row in enumerate(rows, start=1):
-        print(f"{i}. {row[0]}", file=stream)
-        for name, value in zip(header[1:], row[1:]):
-            print(f"     {name:<31} {value}", file=stream)
+def _column_widths(natural: list[int], total: int) -> list[int]:
+    """Widths that fit ``total`` characters: every column its natural width if all fit, else shared out."""
+    widths = [min(n, max(8, total // len(natural))) for n in natural]
+    spare = total - sum(widths)
+    while spare > 0 and any(w < n for w, n in zip(widths, natural)):
+        for i, (w, n) in enumerate(zip(widths, natural)):
+            if w < n and spare > 0:
+                widths[i] += 1
+                spare -= 1
+    return widths
+
+
+def format_table(header: list[str], rows: list[list[str]], width: int | None = None) -> str:
+    """A plain-text table whose cells wrap to fit ``width`` characters (the terminal's by default)."""
+    import shutil
+    import textwrap
+
+    width = width or max(100, shutil.get_terminal_size((140, 24)).columns)
+    natural = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = _column_widths(natural, width - 3 * (len(header) - 1))
+
+    def lines(cells: list[str]) -> list[str]:
+        wrapped = [textwrap.wrap(c, w) or [""] for c, w in zip(cells, widths)]
+        return [" | ".join((col[i] if i < len(col) else "").ljust(w) for col, w in zip(wrapped, widths)).rstrip()
+                for i in range(max(len(col) for col in wrapped))]
+
+    rule = "-+-".join("-" * w for w in widths)
+    out = [*lines(header), rule]
+    for row in rows:
+        out += [*lines(row), rule]
+    return "\n".join(out[:-1])
 
 
 def run_demo(ctx: RunContext, stream: Any = None) -> tuple[Any, list[Row]]:
@@ -297,9 +333,10 @@ def run_demo(ctx: RunContext, stream: Any = None) -> tuple[Any, list[Row]]:
     rows = []
     for i, (what, step) in enumerate(STEPS, start=1):
         print(f"[{i}/{len(STEPS)}] {what}", file=stream, flush=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rows.append(step(ctx))
-        ctx.log(f"demo step {i} ({step.__name__}): {time.perf_counter() - t0:.1f} s")
+        ctx.log(f"demo step {i} ({step.__name__}): {time.perf_counter() - t0:.1f} s wall, "
+                f"{time.process_time() - c0:.1f} s CPU")
     header, table = summary_table(rows)
     ctx.sections.insert(1, "### Summary")
     ctx.sections.insert(2, _markdown_table(header, table))
@@ -307,7 +344,7 @@ def run_demo(ctx: RunContext, stream: Any = None) -> tuple[Any, list[Row]]:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     ctx.log(f"demo: {wall:.1f} s wall, {cpu:.1f} s CPU")
     print("\nSummary (reduced budgets; full reproduction: python -m rpnumpy reproduce all)\n", file=stream)
-    _print_table(header, table, stream)
+    print(format_table(header, table), file=stream)
     print(f"\n{wall:.0f} s wall, {cpu:.0f} s CPU. Report: {path} and {path.with_suffix('.html')}", file=stream)
     return path, rows
 

@@ -23,6 +23,7 @@ so that later units load it instead of training it again), then one unit per sec
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -130,7 +131,7 @@ class Experiment:
         if ctx is not None:
             env = units.environment()
             units.environment(units.Environment(out_dir=ctx.out_dir, data_dir=ctx.data_dir, download=ctx.download,
-                                                store=env.store, data=env.data if env.data_dir == ctx.data_dir else {}))
+                                                store=env.store, data=env.data))
         self.s = settings
         self.teachers: dict[tuple[str, int], dict[str, Any]] = {}
         self.students: dict[tuple, dict[str, Any]] = {}
@@ -174,7 +175,8 @@ _EXPERIMENTS: dict[tuple, Experiment] = {}
 
 def experiment(s: Settings) -> Experiment:
     """The process's :class:`Experiment` for these settings and data (transfers shared by the sections' units)."""
-    key = (s, units.environment().data_dir)
+    env = units.environment()
+    key = (s, env.data_dir, os.environ.get("RPNUMPY_DATA"), id(env.data))
     if key not in _EXPERIMENTS:
         _EXPERIMENTS.clear()
         _EXPERIMENTS[key] = Experiment(None, s)

@@ -226,8 +226,7 @@ def _install_environment(ctx: RunContext) -> _units.Environment:
     store = _units.UnitStore(ctx.out_dir)
     if ctx.fresh:
         store.clear()
-    previous = _units.environment()
-    data = previous.data if previous.data_dir == ctx.data_dir else {}
+    data = _units.environment().data  # keyed by where the data came from: kept across chapters and runs
     return _units.environment(_units.Environment(out_dir=ctx.out_dir, data_dir=ctx.data_dir, download=ctx.download,
                                                  store=store, data=data))
 

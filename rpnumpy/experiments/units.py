@@ -183,11 +183,13 @@ def dataset(name: str, subset: Iterable[int] | None = None) -> tuple:
     from ..datasets import load_dataset
 
     subset = tuple(subset) if subset else None
-    key = (name, subset)
+    # Where the loaders look is part of the key: the data folder, and the variables of their usual look-up.
+    source = (_ENV.data_dir, os.environ.get("RPNUMPY_DATA"), os.environ.get("XDG_CACHE_HOME"))
+    key, whole = (name, subset, source), (name, None, source)
     if key not in _ENV.data:
-        if (name, None) not in _ENV.data:
-            _ENV.data[(name, None)] = load_dataset(name, _ENV.data_dir, download=_ENV.download)
-        data = _ENV.data[(name, None)]
+        if whole not in _ENV.data:
+            _ENV.data[whole] = load_dataset(name, _ENV.data_dir, download=_ENV.download)
+        data = _ENV.data[whole]
         if subset:
             n_train, n_test = subset
             data = (data[0][:n_train], data[1][:n_train], data[2][:n_test], data[3][:n_test])
