@@ -161,8 +161,10 @@ def _run_reproduce(args: argparse.Namespace, registry: dict) -> int:
         outs = {args.name: args.out or Path("reports") / args.name}
     contexts = {name: RunContext(outs[name], data_dir=args.data_dir, quick=args.quick, progress=not args.no_progress,
                                  download=not args.no_download, fresh=args.fresh) for name in names}
-    total = sum(chapter_cost(registry[name], contexts[name]) for name in names)
-    progress = Progress(total, enabled=not args.no_progress, interval=args.status_interval)
+    plans = [chapter_cost(registry[name], contexts[name]) for name in names]  # (total, done, stored units)
+    progress = Progress(sum(p[0] for p in plans), done=sum(p[1] for p in plans),
+                        done_keys=set().union(*(p[2] for p in plans)), enabled=not args.no_progress,
+                        interval=args.status_interval)
     try:
         for name in names:
             path = run_chapter(registry[name], contexts[name], progress)

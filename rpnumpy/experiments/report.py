@@ -256,12 +256,14 @@ def run_chapter(item: Chapter, ctx: RunContext, progress: _units.Progress | None
     return ctx.write(f"rpnumpy: {item.title}")
 
 
-def chapter_cost(item: Chapter, ctx: RunContext) -> float:
-    """The expected cost of the chapter's units not yet stored in ``ctx.out_dir`` (each distinct unit once)."""
+def chapter_cost(item: Chapter, ctx: RunContext) -> tuple[float, float, set[str]]:
+    """``(total, done, done_keys)``: the expected cost of the chapter's distinct units, of those already stored
+    in ``ctx.out_dir`` (none with ``ctx.fresh``), and the stored units' files."""
     store = _units.UnitStore(ctx.out_dir)
-    todo = {unit.key: unit.cost for units in item.units(ctx.quick) for unit in units
-            if ctx.fresh or store.load(unit) is None}
-    return sum(todo.values())
+    costs = {str(store.path(u)): (u.cost, not ctx.fresh and store.load(u) is not None)
+             for units in item.units(ctx.quick) for u in units}
+    done_keys = {key for key, (_, stored) in costs.items() if stored}
+    return sum(c for c, _ in costs.values()), sum(costs[k][0] for k in done_keys), done_keys
 
 
 def run_chapters(names: list[str], ctx: RunContext) -> Path:
@@ -270,9 +272,10 @@ def run_chapters(names: list[str], ctx: RunContext) -> Path:
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise ValueError(f"unknown chapter(s) {unknown}; available: {list(registry)}")
-    total = sum(sum(u.cost for units in registry[n].units(ctx.quick) for u in units) for n in names)
-    progress = _units.Progress(total, enabled=ctx.progress)
     env = _install_environment(ctx)
+    plans = [chapter_cost(registry[n], ctx) for n in names]
+    progress = _units.Progress(sum(p[0] for p in plans), done=sum(p[1] for p in plans),
+                               done_keys=set().union(*(p[2] for p in plans)), enabled=ctx.progress)
     try:
         unit_lists = [registry[n].units(ctx.quick) for n in names]
         results = [[_units.run_units(units, progress) for units in lists] for lists in unit_lists]

@@ -231,12 +231,16 @@ def result_of(function: UnitFunction, config: dict[str, Any]) -> dict[str, Any]:
 class Progress:
     """One display for a whole run: a tqdm bar on a terminal, else a status line every ``interval`` seconds.
 
-    Steps are units weighted by their expected cost; the estimate of the time left scales the
-    time spent per unit of cost on the units computed so far (stored units count as done at once).
+    Steps are units weighted by their expected cost, each counted once (by its file); the units
+    already stored when the run starts (``done``, their keys in ``done_keys``) count as done at
+    once. The estimate of the time left scales the time spent per unit of cost on the units
+    computed so far.
     """
 
-    def __init__(self, total_cost: float, *, enabled: bool = True, interval: float = 30.0, stream: Any = None) -> None:
-        self.total, self.done, self.enabled, self.interval = total_cost, 0.0, enabled, interval
+    def __init__(self, total_cost: float, *, done: float = 0.0, done_keys: Iterable[str] = (), enabled: bool = True,
+                 interval: float = 30.0, stream: Any = None) -> None:
+        self.total, self.done, self.enabled, self.interval = total_cost, done, enabled, interval
+        self.counted = set(done_keys)
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
         self.computed_cost, self.computed_seconds = 0.0, 0.0
@@ -244,7 +248,8 @@ class Progress:
         if enabled and getattr(self.stream, "isatty", lambda: False)():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=round(total_cost, 1), unit="cost", file=self.stream, dynamic_ncols=True,
+            self.bar = tqdm(total=round(total_cost, 1), initial=round(done, 1), unit="cost", file=self.stream,
+                            dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}] {postfix}")
 
     def remaining(self) -> float | None:
@@ -253,8 +258,11 @@ class Progress:
             return None
         return (self.total - self.done) * self.computed_seconds / self.computed_cost
 
-    def advance(self, cost: float, seconds: float | None, label: str) -> None:
-        """One unit finished (``seconds`` None: it was read from the store)."""
+    def advance(self, key: str, cost: float, seconds: float | None, label: str) -> None:
+        """Unit ``key`` finished (``seconds`` None: it was read from the store); a unit already counted is ignored."""
+        if key in self.counted:
+            return
+        self.counted.add(key)
         self.done += cost
         if seconds is not None:
             self.computed_cost += cost
@@ -266,7 +274,7 @@ class Progress:
             self.bar.update(cost)
             return
         now = time.monotonic()
-        if now - self.last >= self.interval or self.done >= self.total:
+        if now - self.last >= self.interval or self.done >= self.total - 1e-9:
             self.last = now
             left = self.remaining()
             eta = "unknown" if left is None else _duration(left)
@@ -293,5 +301,6 @@ def run_units(units: list[Unit], progress: Progress | None = None) -> list[dict[
         results.append(run_unit(unit))
         if progress is not None:
             fresh = len(_ENV.computed) > before
-            progress.advance(unit.cost, time.perf_counter() - start if fresh else None, unit.describe())
+            key = str(_ENV.store.path(unit)) if _ENV.store else unit.key
+            progress.advance(key, unit.cost, time.perf_counter() - start if fresh else None, unit.describe())
     return results
