@@ -131,3 +131,21 @@ def test_an_interrupted_reproduction_resumes_without_recomputing_and_gives_the_s
     assert main([*args, "--out", str(out)]) == 0 and calls == []
     assert main([*args, "--out", str(out), "--fresh"]) == 0 and calls == ["gradcheck_unit", "mlp_unit"]
     assert (out / "report.md").read_text() == (straight / "report.md").read_text()
+
+
+def test_progress_off_a_terminal_is_a_status_line_with_the_time_left():
+    import io
+
+    stream = io.StringIO()
+    progress = units.Progress(10.0, done=2.0, done_keys={"stored"}, interval=0.0, stream=stream)
+    assert progress.bar is None and progress.remaining() is None
+    progress.advance("stored", 2.0, None, "already counted")  # a unit stored before the run: not counted twice
+    progress.advance("a", 4.0, 8.0, "first")
+    assert progress.done == 6.0 and progress.remaining() == pytest.approx(8.0)  # 4 cost left at 2 s per unit of cost
+    progress.advance("b", 4.0, 8.0, "second")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "60% done, about 0m08s left; last: first" in lines[0]
+    assert "100% done" in lines[1] and "last: second" in lines[1]
+    quiet = units.Progress(10.0, interval=3600.0, stream=io.StringIO())
+    quiet.advance("a", 1.0, 1.0, "x")
+    assert quiet.stream.getvalue() == ""  # at most one line per interval

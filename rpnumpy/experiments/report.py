@@ -253,7 +253,7 @@ def run_chapter(item: Chapter, ctx: RunContext, progress: _units.Progress | None
             f"{env.store.folder}, {time.perf_counter() - start:.1f} s")
     for line in env.log:
         ctx.log(line)
-    return ctx.write(f"rpnumpy: {item.title}")
+    return ctx.write(f"rpnumpy report: {item.name}")
 
 
 def chapter_cost(item: Chapter, ctx: RunContext) -> tuple[float, float, set[str]]:

@@ -227,27 +227,8 @@ def race(build: Callable[[], FullyBundledNetwork], data: tuple[np.ndarray, ...],
     if labels is not None:
         out["closed_test_accuracy"] = float(np.mean(closed_prediction.argmax(1) == labels[1]))
     out["feature_seconds"] = feature_seconds
-    runs = {}
-    for lr in lrs:
-        head = Dense(net.tower.n_features, net.head.d_out, rng=seed, init="lecun", dtype=net.dtype)
-        optimizer, gen = Adam(head, lr=lr), np.random.default_rng(seed)
-        elapsed, curve = feature_seconds, []
-        for _ in range(epochs):
-            start = time.perf_counter()
-            fit(head, z_train, y_train, loss=MeanSquaredError(), optimizer=optimizer, epochs=1, batch_size=RACE_BATCH,
-                rng=gen, progress=False)
-            elapsed += time.perf_counter() - start
-            prediction = head.forward(z_test)
-            curve.append((elapsed, _mse(prediction, y_test)))
-        reached = next((i for i, (_, loss) in enumerate(curve) if loss <= closed_test), None)
-        best = int(np.argmin([loss for _, loss in curve]))
-        run = {"seconds": [t for t, _ in curve], "test_mse": [loss for _, loss in curve],
-               "reached_epoch": None if reached is None else reached + 1,
-               "reached_seconds": None if reached is None else curve[reached][0],
-               "best_epoch": best + 1, "best_seconds": curve[best][0], "best_test_mse": curve[best][1]}
-        if labels is not None:
-            run["final_test_accuracy"] = float(np.mean(prediction.argmax(1) == labels[1]))  # the last epoch's
-        runs[lr] = run
+    runs = {lr: _adam_run(net, (z_train, y_train, z_test, y_test), lr=lr, epochs=epochs, seed=seed,
+                          start_seconds=feature_seconds, target=closed_test, labels=labels) for lr in lrs}
     reaching = [lr for lr in lrs if runs[lr]["reached_seconds"] is not None]
     if reaching:
         chosen = min(reaching, key=lambda lr: runs[lr]["reached_seconds"])
@@ -260,6 +241,31 @@ def race(build: Callable[[], FullyBundledNetwork], data: tuple[np.ndarray, ...],
                 "adam_best_test_mse": runs[chosen]["best_test_mse"], "adam_budget_seconds": runs[chosen]["seconds"][-1],
                 "time_ratio": adam_seconds / closed_seconds})
     return out
+
+
+def _adam_run(net: FullyBundledNetwork, features: tuple[np.ndarray, ...], *, lr: float, epochs: int, seed: int,
+              start_seconds: float, target: float, labels: tuple[np.ndarray, ...] | None) -> dict[str, Any]:
+    """Adam on the head ``V, c`` of ``net`` over precomputed features; the test MSE after every epoch (untimed)."""
+    z_train, y_train, z_test, y_test = features
+    head = Dense(net.tower.n_features, net.head.d_out, rng=seed, init="lecun", dtype=net.dtype)
+    optimizer, gen = Adam(head, lr=lr), np.random.default_rng(seed)
+    elapsed, curve = start_seconds, []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        fit(head, z_train, y_train, loss=MeanSquaredError(), optimizer=optimizer, epochs=1, batch_size=RACE_BATCH,
+            rng=gen, progress=False)
+        elapsed += time.perf_counter() - start
+        prediction = head.forward(z_test)
+        curve.append((elapsed, _mse(prediction, y_test)))
+    reached = next((i for i, (_, loss) in enumerate(curve) if loss <= target), None)
+    best = int(np.argmin([loss for _, loss in curve]))
+    run = {"seconds": [t for t, _ in curve], "test_mse": [loss for _, loss in curve],
+           "reached_epoch": None if reached is None else reached + 1,
+           "reached_seconds": None if reached is None else curve[reached][0],
+           "best_epoch": best + 1, "best_seconds": curve[best][0], "best_test_mse": curve[best][1]}
+    if labels is not None:
+        run["final_test_accuracy"] = float(np.mean(prediction.argmax(1) == labels[1]))  # the last epoch's
+    return run
 
 
 # -- the chapter ----------------------------------------------------------------------------
