@@ -144,8 +144,41 @@ def test_progress_off_a_terminal_is_a_status_line_with_the_time_left():
     assert progress.done == 6.0 and progress.remaining() == pytest.approx(8.0)  # 4 cost left at 2 s per unit of cost
     progress.advance("b", 4.0, 8.0, "second")
     lines = stream.getvalue().splitlines()
+    assert lines[0] == "[0m00s] 20% done at the start (units stored by an earlier run), status every 0 s"
+    lines = lines[1:]
     assert len(lines) == 2 and "60% done, about 0m08s left; last: first" in lines[0]
     assert "100% done" in lines[1] and "last: second" in lines[1]
     quiet = units.Progress(10.0, interval=3600.0, stream=io.StringIO())
     quiet.advance("a", 1.0, 1.0, "x")
-    assert quiet.stream.getvalue() == ""  # at most one line per interval
+    assert quiet.stream.getvalue().count("\n") == 1  # the first line only: at most one line per interval
+
+
+def _render_squares(ctx, results) -> None:
+    ctx.table(["x", "x²"], [[config["x"], result["value"]] for config, result in results])
+
+
+def test_reproduce_all_runs_every_chapter_into_its_own_folder_with_one_status_display(tmp_path, monkeypatch,
+                                                                                       capsys):
+    from rpnumpy.experiments.report import Chapter
+
+    calls: list[int] = []
+
+    def square(config: dict) -> dict:
+        calls.append(config["x"])
+        return _square(config)
+
+    square.__qualname__ = square.__name__ = "square"
+    section = Section("squares", lambda quick: [{"x": 1}, {"x": 2}, {"x": 3}], square, _render_squares)
+    registry = {"one": Chapter("one", "One", [section]), "two": Chapter("two", "Two", [section])}
+    monkeypatch.setattr("rpnumpy.cli.load_chapters", lambda: registry)
+    args = ["reproduce", "all", "--out", str(tmp_path), "--status-interval", "0"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert calls == [1, 2, 3, 1, 2, 3]  # each chapter stores its own units
+    assert err.count("% done") == 7 and "0% done at the start" in err and "100% done" in err.splitlines()[-1]
+    for name in ("one", "two"):
+        assert "| 3 | 9 |" in (tmp_path / name / "report.md").read_text()
+        assert len(list((tmp_path / name / "units").glob("*.json"))) == 3
+    calls.clear()
+    assert main(args) == 0 and calls == []  # everything stored: nothing recomputed
+    assert capsys.readouterr().err.startswith("[0m00s] 100% done at the start")

@@ -251,6 +251,12 @@ class Progress:
             self.bar = tqdm(total=round(total_cost, 1), initial=round(done, 1), unit="cost", file=self.stream,
                             dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}] {postfix}")
+        elif enabled:
+            print(f"[0m00s] {self._percent()} done at the start (units stored by an earlier run), status every "
+                  f"{interval:g} s", file=self.stream, flush=True)
+
+    def _percent(self) -> str:
+        return f"{100 * self.done / self.total:.0f}%" if self.total > 0 else "100%"
 
     def remaining(self) -> float | None:
         """Seconds left at the rate of the units computed so far (None before the first)."""
@@ -278,7 +284,7 @@ class Progress:
             self.last = now
             left = self.remaining()
             eta = "unknown" if left is None else _duration(left)
-            print(f"[{_duration(now - self.start)}] {100 * self.done / max(self.total, 1e-9):.0f}% done, "
+            print(f"[{_duration(now - self.start)}] {self._percent()} done, "
                   f"about {eta} left; last: {label}", file=self.stream, flush=True)
 
     def close(self) -> None:
