@@ -128,7 +128,7 @@ class UnitStore:
         """Write the unit's record atomically and return the result as read back from JSON."""
         record = {"function": function_name(unit.function), "config": jsonable(unit.config), "version": _version(),
                   "seconds": round(seconds, 3), "result": jsonable(result)}
-        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=True)
+        text = json.dumps(record, indent=1, allow_nan=True)  # dict order kept: it is the order of the tables
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{unit.key}.", suffix=".tmp", dir=self.folder)
         try:
