@@ -228,3 +228,8 @@ from .report import Section, chapter  # noqa: E402
 CHAPTER = chapter("eugen", "EUGen layers: closed-form transfer of a trained MLP, without back-propagation",
                   intro=_intro, sections=[Section("teachers", teacher_units, teacher_unit, teacher_render, teacher_cost,
                                                   lambda c: f"teacher {c['dataset']} seed {c['seed']}"), *SECTIONS])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

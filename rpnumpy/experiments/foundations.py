@@ -161,3 +161,8 @@ def _mlp_figures(ctx: RunContext, r: dict) -> None:
 CHAPTER = chapter("foundations", "Foundations: a NumPy MLP on MNIST, checked by central differences", intro=_intro,
                   sections=[Section("gradchecks", gradcheck_units, gradcheck_unit, gradcheck_render),
                             Section("mlp", mlp_units, mlp_unit, mlp_render, mlp_cost)])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

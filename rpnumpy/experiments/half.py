@@ -282,3 +282,8 @@ CHAPTER = chapter("half", "Half layers: fixed random projections with two traina
                             train_section("sweep", sweep_units, sweep_render),
                             train_section("cnn", cnn_units, cnn_render),
                             Section("memory", memory_units, memory_unit, memory_render)])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

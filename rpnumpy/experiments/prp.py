@@ -288,3 +288,8 @@ CHAPTER = chapter(
               Section("storage", storage_units, storage_unit, storage_render),
               Section("autoencoders", autoencoder_units, autoencoder_unit, autoencoder_render, autoencoder_cost),
               Section("jl", jl_units, jl_unit, jl_render, lambda c: 2.0 + c["n_points"] / 20)])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

@@ -113,6 +113,12 @@ class Chapter:
     def units(self, quick: bool) -> list[list[_units.Unit]]:
         return [section.make_units(quick) for section in self.sections]
 
+    def run(self, ctx: RunContext) -> None:
+        """Run the missing units (stored under ``ctx.out_dir / "units"``) and render the chapter into ``ctx``."""
+        _install_environment(ctx)
+        unit_lists = self.units(ctx.quick)
+        render_chapter(self, ctx, [_units.run_units(units) for units in unit_lists], unit_lists)
+
 
 #: Registered chapters by name, in registration order.
 CHAPTERS: dict[str, Chapter] = {}

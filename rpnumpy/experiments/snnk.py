@@ -435,3 +435,8 @@ CHAPTER = chapter("snnk", "SNNK: universal random features, SNNK layers and full
                   sections=[Section("kernel", kernel_units, kernel_unit, kernel_render,
                                     lambda c: 0.5 + sum(c["ms"]) * c["redraws"] / 20_000),
                             train_section("layers", layer_units, layer_render), toy_section, race_section])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)
