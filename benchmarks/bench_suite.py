@@ -18,7 +18,10 @@ Steps, in this order:
 5. the SRHT against a dense Gaussian projection, d = 64 ... 16384, k = 64, 256, 1024 (:mod:`bench_srht`);
 6. the peak again (the machine's speed drifts; the higher of the two is used);
 7. with ``--closed-form results_snnk.json``, the closed-form-against-Adam races of a full SNNK
-   chapter run (:func:`closed_form_results`; timed by that chapter, not here).
+   chapter run (:func:`closed_form_results`; timed by that chapter, not here);
+8. the demo (``python -m rpnumpy demo``, ``make demo``): ``--demo-runs`` runs (3 by default; 0, or
+   ``--no-demo``, skips the step), each in a fresh process, wall-clock and CPU time (user + system
+   of the child), median and spread (:func:`time_demo`). Its target is 300 s wall on 2 cores.
 
 Everything goes to a JSON file and to ``RESULTS.md`` (machine, date, tables,
 profiles, and the hand-written interpretation in ``benchmarks/analysis.md``
@@ -28,6 +31,7 @@ Usage::
 
     python benchmarks/bench_suite.py [--repeats 7] [--models mlp half ...] [--out benchmarks/RESULTS.md]
                                      [--json benchmarks/results_suite.json] [--max-busy 0.05] [--retries 2]
+                                     [--demo-runs 3 | --no-demo]
 
 ``--quick`` runs everything on a small synthetic data set (for tests: the
 numbers then mean nothing); ``--render results.json`` only re-renders
@@ -40,6 +44,8 @@ import argparse
 import datetime
 import json
 import math
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,7 +63,11 @@ import bench_srht  # noqa: E402
 
 from rpnumpy.io import model_file_size  # noqa: E402
 
-__all__ = ["TARGETS", "closed_form_results", "file_sizes", "main", "run_suite", "summary_table", "write_results_md"]
+__all__ = ["DEMO_TARGET_SECONDS", "TARGETS", "closed_form_results", "file_sizes", "main", "run_suite", "summary_table",
+           "time_demo", "write_results_md"]
+
+#: The demo's target: at most this many seconds of wall-clock time (median of the runs) on 2 cores.
+DEMO_TARGET_SECONDS = 300.0
 
 #: The issue's targets: rpnumpy/PyTorch ratios (at most) and the Dense MLP's share of the matmul peak (at least).
 TARGETS = {"train_ratio": 0.8, "inference_ratio": 1.0, "mlp_peak_fraction": 0.5}
@@ -172,6 +182,51 @@ def _spread(report: dict[str, Any]) -> float:
     spreads = [fw["train_seconds"]["max"] / fw["train_seconds"]["min"] - 1.0
                for fw in (report["results"]["rpnumpy"], report["results"].get("torch")) if fw]
     return max(spreads)
+
+
+def time_demo(runs: int = 3, *, quick: bool = False, log: Any = print) -> dict[str, Any]:
+    """Run ``python -m rpnumpy demo`` ``runs`` times, each in a fresh process; wall and CPU seconds of each.
+
+    CPU time is the user + system time of the child process (all its threads), from
+    ``resource.getrusage(RUSAGE_CHILDREN)`` before and after; on a busy machine the wall time
+    grows but the CPU time does not, so both are kept. ``spread`` is (max - min) / median.
+    """
+    walls, cpus = [], []
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    for i in range(runs):
+        with tempfile.TemporaryDirectory(prefix="rpnumpy-demo-") as out:
+            command = [sys.executable, "-m", "rpnumpy", "demo", "--out", out, "--no-download"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(command + (["--quick"] if quick else []), check=True, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        log(f"demo run {i + 1}/{runs}: {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU")
+
+    def stats(values: list[float]) -> dict[str, Any]:
+        median = statistics.median(values)
+        return {"runs": values, "median": median, "min": min(values), "max": max(values),
+                "spread": (max(values) - min(values)) / median if median else 0.0}
+
+    return {"quick": quick, "wall": stats(walls), "cpu": stats(cpus), "load_average_at_end": _load1(),
+            "target_seconds": DEMO_TARGET_SECONDS}
+
+
+def _demo_lines(demo: dict[str, Any] | None) -> list[str]:
+    lines = ["## The demo (`make demo`)", ""]
+    if not demo:
+        return lines + ["Not in this run (`--no-demo` or `--demo-runs 0`).", ""]
+    wall, cpu = demo["wall"], demo["cpu"]
+    met = "met" if wall["median"] <= demo["target_seconds"] else "NOT met"
+    lines += [f"`python -m rpnumpy demo`{' --quick' if demo['quick'] else ''}, {len(wall['runs'])} runs, each in a "
+              f"fresh process: median **{wall['median']:.0f} s wall** (spread {100 * wall['spread']:.0f}%: "
+              f"{wall['min']:.0f}–{wall['max']:.0f} s), {cpu['median']:.0f} s CPU (user + system, all threads). "
+              f"Target: at most {demo['target_seconds']:.0f} s wall on 2 cores: **{met}**.", "",
+              "| run | wall | CPU |", "| ---: | ---: | ---: |"]
+    lines += [f"| {i} | {w:.1f} s | {c:.1f} s |" for i, (w, c) in enumerate(zip(wall["runs"], cpu["runs"]), start=1)]
+    return lines + [""]
 
 
 def file_sizes(models: list[str]) -> dict[str, dict[str, int]]:
@@ -488,6 +543,7 @@ def write_results_md(results: dict[str, Any], path: Path, *, analysis: Path | No
                          f"| {_precise(row['srht_backward'])} | {row['srht_backward'] / row['dense_backward']:.2f} |")
         lines.append("")
     lines += _closed_form_lines(results.get("closed_form"))
+    lines += _demo_lines(results.get("demo"))
     if analysis is not None and analysis.exists():
         lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     text = "\n".join(lines)
@@ -514,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--closed-form", type=Path, default=None, metavar="JSON",
                         help="results_snnk.json of a full `python -m rpnumpy reproduce snnk` run: its closed-form "
                              "races go into RESULTS.md")
+    parser.add_argument("--demo-runs", type=int, default=3, help="runs of `python -m rpnumpy demo` to time (default 3)")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo timing step (same as --demo-runs 0)")
     args = parser.parse_args(argv)
     closed_form = closed_form_results(args.closed_form) if args.closed_form is not None else None
     if args.render is not None:
@@ -523,14 +581,16 @@ def main(argv: list[str] | None = None) -> int:
         write_results_md(results, args.out, analysis=args.analysis)
         print(f"wrote {args.out} from {args.render}")
         return 0
-    if args.repeats < 1 or args.retries < 0:
-        parser.error("--repeats must be >= 1 and --retries >= 0")
+    if args.repeats < 1 or args.retries < 0 or args.demo_runs < 0:
+        parser.error("--repeats must be >= 1, --retries >= 0 and --demo-runs >= 0")
     srht_dims = (256, 512) if args.quick else bench_srht.DEFAULT_DIMS
     srht_ks = (64,) if args.quick else (64, bench_srht.DEFAULT_K, 1024)
     results = run_suite(args.models, repeats=args.repeats, quick=args.quick, max_busy=args.max_busy,
                         wait=args.wait, retries=args.retries, threads=args.threads, srht_dims=srht_dims,
                         srht_ks=srht_ks)
     results["closed_form"] = closed_form
+    demo_runs = 0 if args.no_demo else args.demo_runs
+    results["demo"] = time_demo(demo_runs, quick=args.quick) if demo_runs else None
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     text = write_results_md(results, args.out, analysis=args.analysis)
     print("\n".join(summary_table(results)))

@@ -1,8 +1,10 @@
-"""Command line: ``python -m rpnumpy [demo|reproduce NAME|chapters|gradcheck]``.
+"""Command line: ``python -m rpnumpy [demo|reproduce NAME|all|chapters|gradcheck]``.
 
-``demo`` (the default, behind ``make demo``) runs every chapter of the report;
-``reproduce NAME`` runs one chapter; ``chapters`` lists them; ``gradcheck``
-writes a gradient-check exchange file for every registered layer case, or
+``demo`` (the default, behind ``make demo``) is a guided tour of every part of the project in a
+few minutes, at reduced budgets, with a summary table; ``reproduce NAME`` runs one chapter at full
+size and ``reproduce all`` every chapter (resumable: finished units of work are stored in the
+report folder and skipped by a rerun; ``--fresh`` starts over); ``chapters`` lists them;
+``gradcheck`` writes a gradient-check exchange file for every registered layer case, or
 compares files produced elsewhere with ``--compare`` (see :mod:`rpnumpy.testing.exchange`).
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .datasets import DatasetError
-from .experiments.report import RunContext, load_chapters, run_chapters
+from .experiments.report import RunContext, load_chapters
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,19 +29,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<command>)")
     parser.add_argument("--data-dir", default=None, help="data folder (default: $RPNUMPY_DATA, then the cache)")
     parser.add_argument("--quick", action="store_true", help="small data and one epoch: a smoke run")
-    parser.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
     parser.add_argument("--no-download", action="store_true", help="never download data sets")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rpnumpy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="run every chapter and write the report (default)")
+    demo = sub.add_parser("demo", help="a guided tour of every part in a few minutes, reduced budgets (default)")
     _common(demo)
-    reproduce = sub.add_parser("reproduce", help="run one chapter")
-    reproduce.add_argument("name", help="chapter name (see 'chapters')")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the tour (default 0)")
+    reproduce = sub.add_parser(
+        "reproduce", help="run one chapter, or 'all', at full size (resumable)",
+        description="Run a chapter (or 'all' of them, each into reports/<chapter>) at full size. Every finished "
+        "unit of work is stored under <out>/units/ and skipped by a rerun; the report is rendered from the stored "
+        "units. On a terminal one progress bar shows the whole run; otherwise a status line every 30 s.")
+    reproduce.add_argument("name", help="chapter name (see 'chapters'), or 'all'")
     _common(reproduce)
+    reproduce.add_argument("--fresh", action="store_true", help="delete the stored units and start over")
+    reproduce.add_argument("--status-interval", type=float, default=30.0,
+                           help="seconds between status lines when the output is not a terminal (default 30)")
     sub.add_parser("chapters", help="list the chapters")
     _gradcheck_parser(sub)
     return parser
@@ -130,6 +139,44 @@ def _compare(path: Path, tolerance: float) -> int:
     return 2 if by_status["unusable"] else 1 if by_status["mismatch"] else 0
 
 
+def _run_demo(args: argparse.Namespace) -> int:
+    from .experiments.demo import run_demo
+
+    ctx = RunContext(args.out or Path("reports") / "demo", data_dir=args.data_dir, quick=args.quick, seed=args.seed,
+                     progress=not args.no_progress, download=not args.no_download)
+    run_demo(ctx)
+    return 0
+
+
+def _run_reproduce(args: argparse.Namespace, registry: dict) -> int:
+    """``reproduce NAME|all``: one progress display over every chapter's units; each chapter its own folder."""
+    from .experiments.report import chapter_cost, run_chapter
+    from .experiments.units import Progress
+
+    names = list(registry) if args.name == "all" else [args.name]
+    if args.name == "all":
+        root = args.out or Path("reports")
+        outs = {name: root / name for name in names}
+    else:
+        outs = {args.name: args.out or Path("reports") / args.name}
+    contexts = {name: RunContext(outs[name], data_dir=args.data_dir, quick=args.quick, progress=not args.no_progress,
+                                 download=not args.no_download, fresh=args.fresh) for name in names}
+    plans = [chapter_cost(registry[name], contexts[name]) for name in names]  # (total, done, stored units)
+    progress = Progress(sum(p[0] for p in plans), done=sum(p[1] for p in plans),
+                        done_keys=set().union(*(p[2] for p in plans)), enabled=not args.no_progress,
+                        interval=args.status_interval)
+    try:
+        for name in names:
+            path = run_chapter(registry[name], contexts[name], progress)
+            print(f"report written to {path}", flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the finished units are stored; rerun the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
@@ -142,17 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, item in registry.items():
             print(f"{name:<14} {item.title}")
         return 0
-    names = list(registry) if args.command == "demo" else [args.name]
-    if args.command == "reproduce" and args.name not in registry:
-        print(f"error: unknown chapter {args.name!r}; available: {', '.join(registry)}", file=sys.stderr)
+    if args.command == "reproduce" and args.name != "all" and args.name not in registry:
+        print(f"error: unknown chapter {args.name!r}; available: {', '.join(registry)}, all", file=sys.stderr)
         return 2
-    out = args.out or Path("reports") / (args.command if args.command == "demo" else args.name)
-    ctx = RunContext(out, data_dir=args.data_dir, quick=args.quick, seed=args.seed, progress=not args.no_progress,
-                     download=not args.no_download)
     try:
-        path = run_chapters(names, ctx)
+        return _run_demo(args) if args.command == "demo" else _run_reproduce(args, registry)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"report written to {path}")
-    return 0

@@ -29,6 +29,7 @@ from .layers import (
 
 __all__ = [
     "PRP_WIDTHS",
+    "build_model",
     "cnn",
     "dense_autoencoder_params",
     "dense_mlp",
@@ -154,3 +155,32 @@ def teacher_mlp(seed: int, widths: tuple[int, ...] = PRP_WIDTHS, dtype: Any = np
         if i < len(widths) - 2:
             layers.append(ReLU())
     return Sequential(*layers)
+
+
+def build_model(name: str, seed: int, *, x_train: np.ndarray | None = None,
+                y_train: np.ndarray | None = None) -> Sequential:
+    """A model of the reproduction chapters from its name, so that a unit of work can name what it trains.
+
+    ``rnd-H-S`` (:func:`half_net`, the T scheme drawing from ``x_train``), ``mlp-k`` (:func:`mlp`),
+    ``cnn-half`` / ``cnn-dense`` (:func:`cnn`), ``dense`` (:func:`dense_mlp`), ``prp-<scheme>``
+    (:func:`prp_mlp`), ``lowrank`` (:func:`lowrank_mlp`), ``dense-256`` (:func:`mnist_mlp`),
+    ``snnk-<activation>-<m>`` (:func:`snnk_mlp`) and ``teacher`` (:func:`teacher_mlp`).
+    """
+    kind, _, rest = name.partition("-")
+    if kind == "rnd":
+        width, scheme = rest.split("-")
+        return half_net(int(width), scheme, seed, x_train=x_train, y_train=y_train)
+    if kind == "mlp":
+        return mlp(int(rest), seed)
+    if kind == "cnn":
+        return cnn(rest, seed)
+    if kind == "prp":
+        return prp_mlp(seed, rest)
+    if kind == "snnk":
+        activation, m = rest.rsplit("-", 1)
+        return snnk_mlp(activation, int(m), seed)
+    simple = {"dense": dense_mlp, "lowrank": lowrank_mlp, "dense-256": mnist_mlp, "teacher": teacher_mlp}
+    if name not in simple:
+        raise ValueError(f"name must be rnd-H-S, mlp-k, cnn-half, cnn-dense, dense, prp-<scheme>, lowrank, dense-256, "
+                         f"snnk-<activation>-<m> or teacher, got {name!r}")
+    return simple[name](seed)

@@ -370,3 +370,24 @@ def test_closed_form_races_are_read_from_a_full_snnk_run_and_rendered(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="cannot be read as JSON"):
         suite.closed_form_results(path)
+
+
+def test_suite_reports_the_demo_timing(quick_suite, tmp_path):
+    import copy
+
+    suite, results = quick_suite
+    assert "## The demo (`make demo`)\n\nNot in this run" in suite.write_results_md(results, tmp_path / "R.md")
+    results = copy.deepcopy(results)
+
+    def stats(values):
+        return {"runs": values, "median": sorted(values)[1], "min": min(values), "max": max(values),
+                "spread": (max(values) - min(values)) / sorted(values)[1]}
+
+    results["demo"] = {"quick": False, "wall": stats([137.3, 178.7, 237.8]), "cpu": stats([77.2, 93.5, 114.7]),
+                       "load_average_at_end": 9.0, "target_seconds": suite.DEMO_TARGET_SECONDS}
+    text = suite.write_results_md(results, tmp_path / "RESULTS.md")
+    assert "median **179 s wall** (spread 56%: 137–238 s), 94 s CPU" in text
+    assert "300 s wall on 2 cores: **met**" in text
+    assert "| 3 | 237.8 s | 114.7 s |" in text
+    results["demo"]["wall"] = stats([290.0, 310.0, 330.0])
+    assert "**NOT met**" in suite.write_results_md(results, tmp_path / "RESULTS.md")

@@ -12,9 +12,9 @@ from rpnumpy.cli import main
 
 
 @pytest.mark.data
-def test_quick_demo_writes_report_with_passing_checks(mnist, tmp_path, capsys):
+def test_quick_foundations_chapter_writes_report_with_passing_checks(mnist, tmp_path, capsys):
     out = tmp_path / "report"
-    assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
+    assert main(["reproduce", "foundations", "--quick", "--no-progress", "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "## Foundations" in text
     assert "| Dense-ReLU-Dense |" in text and "FAIL" not in text
@@ -22,7 +22,10 @@ def test_quick_demo_writes_report_with_passing_checks(mnist, tmp_path, capsys):
     for name in ("foundations_learning_curves.png", "foundations_first_layer.png"):
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "mlp_784_256_10.npz").exists()
+    assert len(list((out / "units").glob("*.json"))) == 2
     assert f"report written to {out / 'report.md'}" in capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 2 and "<table>" in html
 
 
 def test_missing_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
@@ -46,7 +49,7 @@ def test_chapter_listing_and_unknown_chapter(capsys):
     assert main(["chapters"]) == 0
     assert "foundations" in capsys.readouterr().out
     assert main(["reproduce", "nope"]) == 2
-    assert "unknown chapter 'nope'; available: foundations, half, prp, snnk, eugen" in capsys.readouterr().err
+    assert "unknown chapter 'nope'; available: foundations, half, prp, snnk, eugen, all" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs():

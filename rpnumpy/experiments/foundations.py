@@ -1,10 +1,13 @@
-"""Chapter 'foundations': a NumPy MLP on real MNIST, gradient-checked, saved and reloaded."""
+"""Chapter 'foundations': a NumPy MLP on real MNIST, gradient-checked, saved and reloaded.
+
+Two sections, one unit each: the gradient checks of the core layers, and the MLP (trained,
+gradient-checked in float64, saved and reloaded).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..datasets import load_mnist
 from ..fast.optim import FusedAdam
 from ..gradcheck import PASS_THRESHOLD, check_gradients, check_loss_gradient
 from ..io import load_model, model_file_size, save_model
@@ -12,7 +15,8 @@ from ..layers import ACTIVATIONS, Dense, Flatten, ReLU, Sequential
 from ..losses import MeanSquaredError, SoftmaxCrossEntropy
 from ..models import mnist_mlp
 from ..training import evaluate, fit, predict
-from .report import RunContext, chapter
+from . import units
+from .report import RunContext, Section, chapter
 
 #: The published configuration of the foundation MLP.
 MLP_EPOCHS = 10
@@ -43,88 +47,122 @@ def standard_gradchecks(seed: int = 0) -> list[tuple[str, object]]:
     return checks
 
 
-@chapter("foundations", "Foundations: a NumPy MLP on MNIST, checked by central differences")
-def run(ctx: RunContext) -> None:
-    from matplotlib.figure import Figure
-
-    seed = ctx.seed
-    x_train, y_train, x_test, y_test = load_mnist(ctx.data_dir, download=ctx.download)
-    epochs = MLP_EPOCHS
-    if ctx.quick:
-        x_train, y_train, x_test, y_test = x_train[:5000], y_train[:5000], x_test[:1000], y_test[:1000]
-        epochs = 1
+def _intro(ctx: RunContext) -> None:
+    n_train, n_test = (5000, 1000) if ctx.quick else (60_000, 10_000)
     ctx.text(
-        f"MNIST: {len(x_train):,} training and {len(x_test):,} test images, float32 in [0, 1]."
+        f"MNIST: {n_train:,} training and {n_test:,} test images, float32 in [0, 1]."
         + (" *Quick run: a subset and one epoch; the numbers are not the published ones.*" if ctx.quick else "")
     )
 
-    # 1. Every layer, activation and loss against central differences.
+
+# -- 1. gradient checks ----------------------------------------------------------------------------------------
+def gradcheck_units(quick: bool) -> list[dict]:
+    return [{"seed": 0}]
+
+
+def gradcheck_unit(config: dict) -> dict:
+    """Every core layer, activation and loss against central differences."""
+    return {"rows": [[name, report.max_relative_error, bool(report.passed())]
+                     for name, report in standard_gradchecks(config["seed"])]}
+
+
+def gradcheck_render(ctx: RunContext, results: list) -> None:
+    ((_, result),) = results
     ctx.text("### Gradient checks (float64, central differences, random upstream gradient)")
-    rows = []
-    for name, report in standard_gradchecks(seed):
-        rows.append([name, f"{report.max_relative_error:.1e}", "pass" if report.passed() else "FAIL"])
+    rows = [[name, f"{error:.1e}", "pass" if passed else "FAIL"] for name, error, passed in result["rows"]]
     ctx.table(["layer / loss", "max relative error", f"verdict (< {PASS_THRESHOLD:.0e})"], rows)
     ctx.results["gradchecks"] = {r[0]: float(r[1]) for r in rows}
 
-    # 2. Train the MLP in float32.
+
+# -- 2. the MLP ---------------------------------------------------------------------------------------------------
+MODEL_FILE = "mlp_784_256_10.npz"
+
+
+def mlp_units(quick: bool) -> list[dict]:
+    return [{"seed": 0, "epochs": 1 if quick else MLP_EPOCHS, "batch": MLP_BATCH, "lr": MLP_LR,
+             "subset": [5000, 1000] if quick else None}]
+
+
+def mlp_cost(config: dict) -> float:
+    return 4.0 * config["epochs"] * (config["subset"][0] / 60_000 if config["subset"] else 1.0) + 5
+
+
+def mlp_unit(config: dict) -> dict:
+    """Train the 784-256-10 MLP, gradient-check it in float64, save and reload it."""
+    seed = config["seed"]
+    x_train, y_train, x_test, y_test = units.dataset("mnist", config["subset"])
     model = mnist_mlp(seed)
     history = fit(
-        model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=MLP_LR),
-        epochs=epochs, batch_size=MLP_BATCH, validation_data=(x_test, y_test), rng=seed,
-        progress=ctx.progress, description="MLP 784-256-10",
+        model, x_train, y_train, loss=SoftmaxCrossEntropy(), optimizer=FusedAdam(model, lr=config["lr"]),
+        epochs=config["epochs"], batch_size=config["batch"], validation_data=(x_test, y_test), rng=seed,
+        progress=False, description="MLP 784-256-10",
     )
-    final = history.test_accuracy[-1]
-    ctx.results["mlp_test_accuracy"] = final
-    ctx.results["mlp_epoch_seconds"] = float(np.median(history.epoch_seconds))
+    report = check_gradients(model.astype(np.float64), x_test[:4].astype(np.float64), rng=seed, max_entries=300)
+    path = save_model(model, units.environment().out_dir / MODEL_FILE)
+    reloaded = load_model(path)
+    return {
+        "n_params": model.n_params, "loss": history.loss, "train_accuracy": history.train_accuracy,
+        "test_loss": history.test_loss, "test_accuracy": history.test_accuracy,
+        "epoch_seconds": history.epoch_seconds, "first_layer": model.params["0.W"][:, :16].T,
+        "trained_gradcheck": report.max_relative_error, "trained_gradcheck_markdown": report.to_markdown(),
+        "file_bytes": model_file_size(model),
+        "reload_identical": bool(np.array_equal(predict(model, x_test), predict(reloaded, x_test))),
+        "reload_accuracy": evaluate(reloaded, x_test, y_test)["accuracy"],
+    }
+
+
+def mlp_render(ctx: RunContext, results: list) -> None:
+    ((config, r),) = results
+    final = r["test_accuracy"][-1]
+    ctx.results.update(mlp_test_accuracy=final, trained_model_gradcheck=r["trained_gradcheck"],
+                       reload_identical=r["reload_identical"])
     ctx.text(
-        f"### Training: MLP 784-256-10 (ReLU), Adam lr={MLP_LR:g}, batch {MLP_BATCH}, float32, seed {seed}\n\n"
-        f"Trainable parameters: {model.n_params:,}. Final test accuracy after {epochs} epoch(s): "
-        f"**{100 * final:.2f}%**. Median epoch time {ctx.results['mlp_epoch_seconds']:.2f} s."
+        f"### Training: MLP 784-256-10 (ReLU), Adam lr={config['lr']:g}, batch {config['batch']}, float32, "
+        f"seed {config['seed']}\n\nTrainable parameters: {r['n_params']:,}. Final test accuracy after "
+        f"{config['epochs']} epoch(s): **{100 * final:.2f}%**."
     )
     ctx.table(
-        ["epoch", "train loss", "train acc. (running)", "test loss", "test acc.", "seconds"],
-        [
-            [i + 1, f"{history.loss[i]:.4f}", f"{100 * history.train_accuracy[i]:.2f}%",
-             f"{history.test_loss[i]:.4f}", f"{100 * history.test_accuracy[i]:.2f}%", f"{history.epoch_seconds[i]:.2f}"]
-            for i in range(history.epochs)
-        ],
+        ["epoch", "train loss", "train acc. (running)", "test loss", "test acc."],
+        [[i + 1, f"{r['loss'][i]:.4f}", f"{100 * r['train_accuracy'][i]:.2f}%", f"{r['test_loss'][i]:.4f}",
+          f"{100 * r['test_accuracy'][i]:.2f}%"] for i in range(len(r["loss"]))],
     )
+    _mlp_figures(ctx, r)
+    ctx.text("### The trained model, converted to float64 and gradient-checked (300 random entries per array)")
+    ctx.text(r["trained_gradcheck_markdown"])
+    ctx.text(
+        f"### Saved and reloaded\n\n`{MODEL_FILE}`: {r['file_bytes']:,} bytes. Reloaded with "
+        f"`allow_pickle=False`; predictions identical to the original: **{r['reload_identical']}**; test accuracy "
+        f"{100 * r['reload_accuracy']:.2f}%."
+    )
+
+
+def _mlp_figures(ctx: RunContext, r: dict) -> None:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(9, 3.5))
     ax1, ax2 = fig.subplots(1, 2)
-    epochs_axis = np.arange(1, history.epochs + 1)
-    ax1.plot(epochs_axis, history.loss, "o-", label="train (running mean)")
-    ax1.plot(epochs_axis, history.test_loss, "s-", label="test")
+    epochs_axis = np.arange(1, len(r["loss"]) + 1)
+    ax1.plot(epochs_axis, r["loss"], "o-", label="train (running mean)")
+    ax1.plot(epochs_axis, r["test_loss"], "s-", label="test")
     ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax1.legend()
-    ax2.plot(epochs_axis, 100 * np.array(history.train_accuracy), "o-", label="train (running)")
-    ax2.plot(epochs_axis, 100 * np.array(history.test_accuracy), "s-", label="test")
+    ax2.plot(epochs_axis, 100 * np.array(r["train_accuracy"]), "o-", label="train (running)")
+    ax2.plot(epochs_axis, 100 * np.array(r["test_accuracy"]), "s-", label="test")
     ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax2.legend()
     ctx.figure(fig, "foundations_learning_curves", "Learning curves of the 784-256-10 MLP on MNIST.")
-
     fig = Figure(figsize=(8, 2.2))
-    axes = fig.subplots(2, 8)
-    w = model.params["0.W"]
-    for j, ax in enumerate(axes.ravel()):
-        ax.imshow(w[:, j].reshape(28, 28), cmap="RdBu_r")
+    for column, ax in zip(r["first_layer"], fig.subplots(2, 8).ravel()):
+        ax.imshow(np.reshape(column, (28, 28)), cmap="RdBu_r")
         ax.set_axis_off()
     ctx.figure(fig, "foundations_first_layer", "Incoming weights of the first 16 hidden units (red positive).")
 
-    # 3. Check the trained model itself, in float64.
-    model64 = model.astype(np.float64)
-    report = check_gradients(model64, x_test[:4].astype(np.float64), rng=seed, max_entries=300)
-    ctx.results["trained_model_gradcheck"] = report.max_relative_error
-    ctx.text("### The trained model, converted to float64 and gradient-checked (300 random entries per array)")
-    ctx.text(report.to_markdown())
 
-    # 4. Save, reload, compare.
-    path = save_model(model, ctx.out_dir / "mlp_784_256_10.npz")
-    reloaded = load_model(path)
-    same = bool(np.array_equal(predict(model, x_test), predict(reloaded, x_test)))
-    scores = evaluate(reloaded, x_test, y_test)
-    ctx.results["reload_identical"] = same
-    ctx.text(
-        f"### Saved and reloaded\n\n`{path.name}`: {model_file_size(model):,} bytes. Reloaded with "
-        f"`allow_pickle=False`; predictions identical to the original: **{same}**; test accuracy "
-        f"{100 * scores['accuracy']:.2f}%."
-    )
+CHAPTER = chapter("foundations", "Foundations: a NumPy MLP on MNIST, checked by central differences", intro=_intro,
+                  sections=[Section("gradchecks", gradcheck_units, gradcheck_unit, gradcheck_render),
+                            Section("mlp", mlp_units, mlp_unit, mlp_render, mlp_cost)])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

@@ -5,25 +5,27 @@ several seeds, and reported as mean ± standard deviation. Model names follow
 descriptions of the paper: ``rnd-H-S`` is a half layer of H units with random-weight
 scheme S followed by a dense softmax layer; ``mlp-k`` is a fully trained MLP
 784-k-10 with ReLU.
+
+Units: one training run (model, data set, seed) each, shared by every section that shows it
+(:func:`train_unit`, also used by the PRP and SNNK chapters); the memory section is one unit.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from ..datasets import load_dataset
 from ..fast.optim import FusedAdam
 from ..io import model_file_size
 from ..losses import SoftmaxCrossEntropy
-from ..models import cnn, half_net, mlp
+from ..models import build_model, half_net
 from ..random_matrices import pack_binary_matrix
 from ..training import evaluate, fit
-from .report import RunContext, chapter
+from . import units
+from .report import RunContext, Section, chapter
 
 #: Training recipe of every fully connected model in this chapter.
 EPOCHS = 10
@@ -48,16 +50,7 @@ REPORTED = {
 }
 
 
-@dataclass
-class RunResult:
-    name: str
-    dataset: str
-    seed: int
-    trainable: int
-    fixed: int
-    train_accuracy: float
-    test_accuracy: float
-    seconds: float
+QUICK_SUBSET = (3000, 1000)
 
 
 def train_and_score(model, data, *, epochs: int, lr: float, seed: int, progress: bool, label: str) -> tuple:
@@ -70,48 +63,82 @@ def train_and_score(model, data, *, epochs: int, lr: float, seed: int, progress:
     return evaluate(model, x_train, y_train)["accuracy"], evaluate(model, x_test, y_test)["accuracy"], seconds
 
 
-class Runner:
-    """Trains each (model, data set, seed) once and remembers the result."""
-
-    def __init__(self, ctx: RunContext, seeds, epochs: int, subset: tuple[int, int] | None) -> None:
-        self.ctx, self.seeds, self.epochs, self.subset = ctx, seeds, epochs, subset
-        self.data: dict[str, tuple] = {}
-        self.results: dict[tuple[str, str, int], RunResult] = {}
-
-    def dataset(self, name: str) -> tuple:
-        if name not in self.data:
-            data = load_dataset(name, self.ctx.data_dir, download=self.ctx.download)
-            if self.subset:
-                n_train, n_test = self.subset
-                data = (data[0][:n_train], data[1][:n_train], data[2][:n_test], data[3][:n_test])
-            self.data[name] = data
-        return self.data[name]
-
-    def run(self, name: str, dataset: str, build, *, epochs: int | None = None, lr: float = LR) -> list[RunResult]:
-        out = []
-        for seed in self.seeds:
-            key = (name, dataset, seed)
-            if key not in self.results:
-                data = self.dataset(dataset)
-                model = build(seed, data)
-                train_acc, test_acc, seconds = train_and_score(
-                    model, data, epochs=epochs or self.epochs, lr=lr, seed=seed, progress=self.ctx.progress,
-                    label=f"{name} {dataset} seed {seed}",
-                )
-                self.results[key] = RunResult(name, dataset, seed, model.n_params, model.n_buffer_values,
-                                              train_acc, test_acc, seconds)
-            out.append(self.results[key])
-        return out
+# -- the training unit, shared with the PRP and SNNK chapters -----------------------------------------------------
+def train_config(model: str, dataset: str, seed: int, *, epochs: int, lr: float,
+                 subset: tuple[int, int] | None) -> dict[str, Any]:
+    """The config of one training run (see :func:`train_unit`)."""
+    return {"model": model, "dataset": dataset, "seed": seed, "epochs": epochs, "lr": lr,
+            "subset": list(subset) if subset else None}
 
 
-def _builder(name: str):
-    """Model factory from a name: rnd-H-S or mlp-k."""
-    kind, width, *rest = name.split("-")
-    width = int(width)
-    if kind == "mlp":
-        return lambda seed, data: mlp(width, seed)
-    scheme = rest[0]
-    return lambda seed, data: half_net(width, scheme, seed, x_train=data[0], y_train=data[1])
+def train_configs(models, datasets, seeds, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every (model, data set, seed) of the lists, in that nesting order."""
+    return [train_config(m, d, s, **kwargs) for m in models for d in datasets for s in seeds]
+
+
+def train_unit(config: dict[str, Any]) -> dict[str, Any]:
+    """Train ``build_model(config["model"], seed)`` with Adam (batch 128); score it on the train and test sets."""
+    data = units.dataset(config["dataset"], config["subset"])
+    model = build_model(config["model"], config["seed"], x_train=data[0], y_train=data[1])
+    train_acc, test_acc, seconds = train_and_score(model, data, epochs=config["epochs"], lr=config["lr"],
+                                                   seed=config["seed"], progress=False, label=config["model"])
+    return {"trainable": model.n_params, "fixed": model.n_buffer_values, "train_accuracy": train_acc,
+            "test_accuracy": test_acc, "seconds": seconds}
+
+
+def _epoch_seconds(model: str) -> float:
+    """Rough seconds of one epoch on 60,000 images on 2 cores (for the estimate of the time left)."""
+    kind, _, rest = model.partition("-")
+    if kind == "rnd":
+        return 1.0 + int(rest.split("-")[0]) / 256
+    if kind == "cnn":
+        return 40.0
+    if kind in ("dense", "prp", "lowrank", "teacher") and model != "dense-256":
+        return 6.0
+    if kind == "snnk":
+        return 4.0
+    return 2.0
+
+
+def train_cost(config: dict[str, Any]) -> float:
+    fraction = config["subset"][0] / 60_000 if config["subset"] else 1.0
+    return 1.0 + config["epochs"] * fraction * _epoch_seconds(config["model"])
+
+
+def train_label(config: dict[str, Any]) -> str:
+    return f"{config['model']} {config['dataset']} seed {config['seed']}"
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread over seeds of the results of :func:`train_unit` (each with its config's ``seed``)."""
+    test = [r["test_accuracy"] for r in results]
+    train = [r["train_accuracy"] for r in results]
+    return {
+        "trainable": results[0]["trainable"],
+        "fixed": results[0]["fixed"],
+        "test_mean": float(np.mean(test)),
+        "test_std": float(np.std(test, ddof=1)) if len(test) > 1 else 0.0,
+        "train_mean": float(np.mean(train)),
+        "gap": float(np.mean(train) - np.mean(test)),
+        "seeds": [r["seed"] for r in results],
+        "seconds": float(np.mean([r["seconds"] for r in results])),
+    }
+
+
+def by_model(results: list[tuple[dict, dict]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{model: {dataset: summary over seeds}}`` from (config, result) pairs of training units."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for config, result in results:
+        groups[(config["model"], config["dataset"])].append({**result, "seed": config["seed"]})
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (model, dataset), runs in groups.items():
+        out.setdefault(model, {})[dataset] = summarize(runs)
+    return out
+
+
+def train_section(name: str, configs, render) -> Section:
+    """A section whose units are training runs (:func:`train_unit`)."""
+    return Section(name, configs, train_unit, render, train_cost, train_label)
 
 
 def _pct(res: dict[str, Any]) -> str:
@@ -119,123 +146,144 @@ def _pct(res: dict[str, Any]) -> str:
     return f"{100 * res['test_mean']:.2f} ± {100 * res['test_std']:.2f}"
 
 
-def summarize(results: list[RunResult]) -> dict[str, Any]:
-    test = [r.test_accuracy for r in results]
-    train = [r.train_accuracy for r in results]
-    return {
-        "trainable": results[0].trainable,
-        "fixed": results[0].fixed,
-        "test_mean": float(np.mean(test)),
-        "test_std": float(np.std(test, ddof=1)) if len(test) > 1 else 0.0,
-        "train_mean": float(np.mean(train)),
-        "gap": float(np.mean(train) - np.mean(test)),
-        "seeds": [r.seed for r in results],
-        "seconds": float(np.mean([r.seconds for r in results])),
-    }
+def _size(quick: bool) -> dict[str, Any]:
+    return {"seeds": SEEDS[:2] if quick else SEEDS, "epochs": 1 if quick else EPOCHS,
+            "widths": (64, 256) if quick else WIDTHS, "subset": QUICK_SUBSET if quick else None}
 
 
-@chapter("half", "Half layers: fixed random projections with two trainable weights per unit")
-def run(ctx: RunContext) -> None:
-    from matplotlib.figure import Figure
-
-    quick = ctx.quick
-    seeds = SEEDS[:2] if quick else SEEDS
-    epochs = 1 if quick else EPOCHS
-    widths = (64, 256) if quick else WIDTHS
-    runner = Runner(ctx, seeds, epochs, (3000, 1000) if quick else None)
+def _intro(ctx: RunContext) -> None:
+    size = _size(ctx.quick)
     ctx.text(
-        f"Recipe: Adam lr={LR:g}, batch {BATCH}, float32, {epochs} epoch(s), seeds {list(seeds)}; "
+        f"Recipe: Adam lr={LR:g}, batch {BATCH}, float32, {size['epochs']} epoch(s), seeds {list(size['seeds'])}; "
         f"accuracies are mean ± std over seeds, measured after training on the full training and test sets. "
         f"`rnd-H-S`: HalfLayer(784→H, scheme S, ReLU) + Dense(H→10); `mlp-k`: 784-k-10 ReLU MLP. "
         f"Initialisation: u_h = 1/‖r_h‖, u_h0 = 0; output layer LeCun normal."
-        + (" *Quick run: 3,000 training images, 1 epoch — not the published numbers.*" if quick else "")
+        + (" *Quick run: 3,000 training images, 1 epoch — not the published numbers.*" if ctx.quick else "")
     )
-    summary: dict[str, dict[str, Any]] = {}
+    ctx.results["half"] = {}
 
-    def record(name: str, dataset: str, **kwargs) -> dict[str, Any]:
-        res = summarize(runner.run(name, dataset, kwargs.pop("build", None) or _builder(name), **kwargs))
-        summary.setdefault(name, {})[dataset] = res
-        return res
 
-    # 1-3: the named comparisons.
-    names = ["rnd-256-N", "mlp-4", "mlp-16", "rnd-1024-N", "rnd-1024-B", "rnd-1024-M", "rnd-1024-T"]
+# -- 1-3: the named comparisons --------------------------------------------------------------------------------
+def _names(quick: bool) -> list[str]:
     if quick:
-        names = ["rnd-256-N", "mlp-4", "mlp-16", "rnd-256-B", "rnd-256-M", "rnd-256-T"]
+        return ["rnd-256-N", "mlp-4", "mlp-16", "rnd-256-B", "rnd-256-M", "rnd-256-T"]
+    return ["rnd-256-N", "mlp-4", "mlp-16", "rnd-1024-N", "rnd-1024-B", "rnd-1024-M", "rnd-1024-T"]
+
+
+def comparison_units(quick: bool) -> list[dict[str, Any]]:
+    size = _size(quick)
+    return train_configs(_names(quick), DATASETS, size["seeds"], epochs=size["epochs"], lr=LR, subset=size["subset"])
+
+
+def comparison_render(ctx: RunContext, results: list) -> None:
+    summary = by_model(results)
+    ctx.results["half"].update(summary)
     rows = []
-    for name in names:
-        cells = [f"`{name}`"]
-        for dataset in DATASETS:
-            res = record(name, dataset)
-            cells.append(_pct(res))
-        cells[1:1] = [f"{res['trainable']:,}", f"{res['fixed']:,}"]
-        cells.append(REPORTED.get(name, ""))
-        rows.append(cells)
+    for name, res in summary.items():
+        first = res["mnist"]
+        rows.append([f"`{name}`", f"{first['trainable']:,}", f"{first['fixed']:,}",
+                     *(_pct(res[d]) for d in DATASETS), REPORTED.get(name, "")])
     ctx.text("### Parameter-matched comparisons and random-weight schemes (test accuracy, %)")
     ctx.table(["model", "trainable", "fixed", "MNIST", "Fashion-MNIST", "reported (secondary source)"], rows)
 
-    # 4: width sweep against MLPs with equal trainable parameters (mlp-k, k = H/64).
-    sweep = {}
-    for dataset in DATASETS:
-        for width in widths:
-            matched = max(1, width // 64)
-            sweep[(dataset, width)] = (record(f"rnd-{width}-N", dataset), record(f"mlp-{matched}", dataset), matched)
+
+# -- 4: width sweep against MLPs with equal trainable parameters (mlp-k, k = H/64) ------------------------------
+def sweep_units(quick: bool) -> list[dict[str, Any]]:
+    size = _size(quick)
+    return [train_config(model, dataset, seed, epochs=size["epochs"], lr=LR, subset=size["subset"])
+            for dataset in DATASETS for width in size["widths"]
+            for model in (f"rnd-{width}-N", f"mlp-{max(1, width // 64)}") for seed in size["seeds"]]
+
+
+def sweep_render(ctx: RunContext, results: list) -> None:
+    summary = by_model(results)
+    ctx.results["half"].update(summary)
+    widths = sorted({int(c["model"].split("-")[1]) for c, _ in results if c["model"].startswith("rnd")})
+    sweep = {(d, w): (summary[f"rnd-{w}-N"][d], summary[f"mlp-{max(1, w // 64)}"][d], max(1, w // 64))
+             for d in DATASETS for w in widths}
     ctx.text(
         "### Width sweep: half layers against MLPs with the same number of trainable parameters\n\n"
         "`mlp-k` with k = H/64 has about as many trainable parameters as `rnd-H-N` (2H + 11H + 10 vs 795k + 10)."
     )
-    sweep_rows = []
-    for (dataset, width), (half_res, mlp_res, matched) in sweep.items():
-        sweep_rows.append([
-            DATASETS[dataset], width, f"{half_res['trainable']:,}", f"{100 * half_res['train_mean']:.2f}",
-            f"{100 * half_res['test_mean']:.2f}", f"{100 * half_res['gap']:.2f}", f"mlp-{matched}",
-            f"{mlp_res['trainable']:,}", f"{100 * mlp_res['test_mean']:.2f}", f"{100 * mlp_res['gap']:.2f}",
-        ])
+    rows = [[DATASETS[d], w, f"{h['trainable']:,}", f"{100 * h['train_mean']:.2f}", f"{100 * h['test_mean']:.2f}",
+             f"{100 * h['gap']:.2f}", f"mlp-{k}", f"{m['trainable']:,}", f"{100 * m['test_mean']:.2f}",
+             f"{100 * m['gap']:.2f}"] for (d, w), (h, m, k) in sweep.items()]
     ctx.table(["data", "H", "trainable", "half train %", "half test %", "half gap", "MLP", "MLP trainable",
-               "MLP test %", "MLP gap"], sweep_rows)
+               "MLP test %", "MLP gap"], rows)
+    _sweep_figure(ctx, sweep, widths)
+
+
+def _sweep_figure(ctx: RunContext, sweep: dict, widths: list[int]) -> None:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 3.6))
-    axes = fig.subplots(1, 2)
-    for ax, dataset in zip(axes, DATASETS):
-        hs = list(widths)
-        half_test = [100 * sweep[(dataset, w)][0]["test_mean"] for w in hs]
-        half_train = [100 * sweep[(dataset, w)][0]["train_mean"] for w in hs]
-        mlp_test = [100 * sweep[(dataset, w)][1]["test_mean"] for w in hs]
-        mlp_train = [100 * sweep[(dataset, w)][1]["train_mean"] for w in hs]
-        ax.plot(hs, half_train, "o--", color="C0", label="half, train")
-        ax.plot(hs, half_test, "o-", color="C0", label="half, test")
-        ax.plot(hs, mlp_train, "s--", color="C1", label="matched MLP, train")
-        ax.plot(hs, mlp_test, "s-", color="C1", label="matched MLP, test")
+    for ax, dataset in zip(fig.subplots(1, 2), DATASETS):
+        for index, (model, style, color) in enumerate(((0, "o", "C0"), (1, "s", "C1"))):
+            label = "half" if index == 0 else "matched MLP"
+            for part, line in (("train_mean", "--"), ("test_mean", "-")):
+                ax.plot(widths, [100 * sweep[(dataset, w)][model][part] for w in widths], style + line, color=color,
+                        label=f"{label}, {part.split('_')[0]}")
         ax.set_xscale("log", base=2)
         ax.set(xlabel="half units H (MLP: H/64 hidden units)", ylabel="accuracy (%)", title=DATASETS[dataset])
         ax.legend(fontsize=8)
     ctx.figure(fig, "half_width_sweep", "Train and test accuracy against width, half layers vs parameter-matched MLPs.")
 
-    # 5: CNN with a half layer against the same CNN with a dense layer.
-    cnn_rows = []
-    for dataset in DATASETS:
-        cells = [DATASETS[dataset]]
-        for head in ("half", "dense"):
-            res = record(f"cnn-{head}", dataset, build=lambda seed, data, head=head: cnn(head, seed),
-                         epochs=1 if quick else CNN_EPOCHS, lr=CNN_LR)
-            cells += [f"{res['trainable']:,}", _pct(res)]
-        cnn_rows.append(cells)
+
+# -- 5: CNN with a half layer against the same CNN with a dense layer ------------------------------------------
+def cnn_units(quick: bool) -> list[dict[str, Any]]:
+    size = _size(quick)
+    return train_configs(["cnn-half", "cnn-dense"], DATASETS, size["seeds"], epochs=1 if quick else CNN_EPOCHS,
+                         lr=CNN_LR, subset=size["subset"])
+
+
+def cnn_render(ctx: RunContext, results: list) -> None:
+    summary = by_model(results)
+    ctx.results["half"].update(summary)
+    epochs = results[0][0]["epochs"]
+    rows = [[DATASETS[d], *(cell for head in ("cnn-half", "cnn-dense")
+                            for cell in (f"{summary[head][d]['trainable']:,}", _pct(summary[head][d])))]
+            for d in DATASETS]
     ctx.text(
         f"### CNN: conv(1→16, 5×5) + ReLU + max-pool 2 + [half(3136→256) or dense(3136→256)+ReLU] + dense(256→10)\n\n"
-        f"Adam lr={CNN_LR:g}, {1 if quick else CNN_EPOCHS} epoch(s)."
+        f"Adam lr={CNN_LR:g}, {epochs} epoch(s)."
     )
-    ctx.table(["data", "half: trainable", "half: test %", "dense: trainable", "dense: test %"], cnn_rows)
+    ctx.table(["data", "half: trainable", "half: test %", "dense: trainable", "dense: test %"], rows)
 
-    # 6: memory.
-    model = half_net(1024, "N", 0)
-    with_seed, with_matrix = model_file_size(model), model_file_size(model, store_buffers=True)
-    packed = pack_binary_matrix(half_net(1024, "B", 0).buffers["0.R"]).nbytes
-    ctx.results["half_memory"] = {"file_seed": with_seed, "file_matrix": with_matrix, "binary_packed": packed}
+
+# -- 6: memory ------------------------------------------------------------------------------------------------------
+def memory_units(quick: bool) -> list[dict[str, Any]]:
+    return [{"width": 1024, "seed": 0}]
+
+
+def memory_unit(config: dict[str, Any]) -> dict[str, Any]:
+    """File sizes of rnd-1024 with R regenerated from its seed or stored, and a binary R packed to bits."""
+    model = half_net(config["width"], "N", config["seed"])
+    return {"file_seed": model_file_size(model), "file_matrix": model_file_size(model, store_buffers=True),
+            "binary_packed": pack_binary_matrix(half_net(config["width"], "B", config["seed"]).buffers["0.R"]).nbytes}
+
+
+def memory_render(ctx: RunContext, results: list) -> None:
+    ((config, r),) = results
+    ctx.results["half_memory"] = r
+    with_seed, with_matrix = r["file_seed"], r["file_matrix"]
     ctx.text(
-        "### Memory of rnd-1024 (float32)\n\n"
+        f"### Memory of rnd-{config['width']} (float32)\n\n"
         f"Saved with R regenerated from its seed: **{with_seed:,} bytes**; with R stored: {with_matrix:,} bytes "
-        f"({with_matrix / with_seed:.0f}x). A binary (B) R packed one bit per weight: {packed:,} bytes "
-        f"(float32: {784 * 1024 * 4:,})."
+        f"({with_matrix / with_seed:.0f}x). A binary (B) R packed one bit per weight: {r['binary_packed']:,} bytes "
+        f"(float32: {784 * config['width'] * 4:,})."
     )
-    ctx.results["half"] = summary
-    path = ctx.out_dir / "results_half.json"
-    path.write_text(json.dumps({"epochs": epochs, "lr": LR, "seeds": list(seeds), "quick": quick,
-                                "summary": summary}, indent=1))
+    size = _size(ctx.quick)
+    ctx.write_json("results_half.json", {"epochs": size["epochs"], "lr": LR, "seeds": list(size["seeds"]),
+                                         "quick": ctx.quick, "summary": ctx.results["half"]})
+
+
+CHAPTER = chapter("half", "Half layers: fixed random projections with two trainable weights per unit", intro=_intro,
+                  sections=[train_section("comparisons", comparison_units, comparison_render),
+                            train_section("sweep", sweep_units, sweep_render),
+                            train_section("cnn", cnn_units, cnn_render),
+                            Section("memory", memory_units, memory_unit, memory_render)])
+
+
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)

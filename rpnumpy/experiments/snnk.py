@@ -21,27 +21,28 @@ Three experiments:
 3. **Fully bundled networks** :math:`\hat y = V z(x) + c`: closed-form ridge fit
    against Adam on the same fixed features, on synthetic regression and on
    MNIST with one-hot targets (wall-clock time to equal test loss).
+
+Units: one kernel curve (d, r, activation, draws); one training run per (model, data set,
+seed); one toy fit per (towers, m); one closed-form-against-Adam race per task.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..bundling import FullyBundledNetwork, one_hot
+from ..bundling import FullyBundledNetwork
 from ..features import FEATURE_MAPS, random_feature_tower
 from ..layers import Dense
 from ..losses import MeanSquaredError
-from ..models import mnist_mlp, snnk_mlp
 from ..optim import Adam
 from ..training import fit
 from .foundations import MLP_EPOCHS, MLP_LR
-from .half import DATASETS, Runner, summarize
-from .report import RunContext, chapter
+from .half import DATASETS, QUICK_SUBSET, by_model, train_configs, train_section
+from .report import RunContext, Section, chapter
 
 # -- 1. kernel estimation -------------------------------------------------------------
 KERNEL_MS = (16, 64, 256, 1024, 4096)
@@ -226,27 +227,8 @@ def race(build: Callable[[], FullyBundledNetwork], data: tuple[np.ndarray, ...],
     if labels is not None:
         out["closed_test_accuracy"] = float(np.mean(closed_prediction.argmax(1) == labels[1]))
     out["feature_seconds"] = feature_seconds
-    runs = {}
-    for lr in lrs:
-        head = Dense(net.tower.n_features, net.head.d_out, rng=seed, init="lecun", dtype=net.dtype)
-        optimizer, gen = Adam(head, lr=lr), np.random.default_rng(seed)
-        elapsed, curve = feature_seconds, []
-        for _ in range(epochs):
-            start = time.perf_counter()
-            fit(head, z_train, y_train, loss=MeanSquaredError(), optimizer=optimizer, epochs=1, batch_size=RACE_BATCH,
-                rng=gen, progress=False)
-            elapsed += time.perf_counter() - start
-            prediction = head.forward(z_test)
-            curve.append((elapsed, _mse(prediction, y_test)))
-        reached = next((i for i, (_, loss) in enumerate(curve) if loss <= closed_test), None)
-        best = int(np.argmin([loss for _, loss in curve]))
-        run = {"seconds": [t for t, _ in curve], "test_mse": [loss for _, loss in curve],
-               "reached_epoch": None if reached is None else reached + 1,
-               "reached_seconds": None if reached is None else curve[reached][0],
-               "best_epoch": best + 1, "best_seconds": curve[best][0], "best_test_mse": curve[best][1]}
-        if labels is not None:
-            run["final_test_accuracy"] = float(np.mean(prediction.argmax(1) == labels[1]))  # the last epoch's
-        runs[lr] = run
+    runs = {lr: _adam_run(net, (z_train, y_train, z_test, y_test), lr=lr, epochs=epochs, seed=seed,
+                          start_seconds=feature_seconds, target=closed_test, labels=labels) for lr in lrs}
     reaching = [lr for lr in lrs if runs[lr]["reached_seconds"] is not None]
     if reaching:
         chosen = min(reaching, key=lambda lr: runs[lr]["reached_seconds"])
@@ -261,44 +243,75 @@ def race(build: Callable[[], FullyBundledNetwork], data: tuple[np.ndarray, ...],
     return out
 
 
+def _adam_run(net: FullyBundledNetwork, features: tuple[np.ndarray, ...], *, lr: float, epochs: int, seed: int,
+              start_seconds: float, target: float, labels: tuple[np.ndarray, ...] | None) -> dict[str, Any]:
+    """Adam on the head ``V, c`` of ``net`` over precomputed features; the test MSE after every epoch (untimed)."""
+    z_train, y_train, z_test, y_test = features
+    head = Dense(net.tower.n_features, net.head.d_out, rng=seed, init="lecun", dtype=net.dtype)
+    optimizer, gen = Adam(head, lr=lr), np.random.default_rng(seed)
+    elapsed, curve = start_seconds, []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        fit(head, z_train, y_train, loss=MeanSquaredError(), optimizer=optimizer, epochs=1, batch_size=RACE_BATCH,
+            rng=gen, progress=False)
+        elapsed += time.perf_counter() - start
+        prediction = head.forward(z_test)
+        curve.append((elapsed, _mse(prediction, y_test)))
+    reached = next((i for i, (_, loss) in enumerate(curve) if loss <= target), None)
+    best = int(np.argmin([loss for _, loss in curve]))
+    run = {"seconds": [t for t, _ in curve], "test_mse": [loss for _, loss in curve],
+           "reached_epoch": None if reached is None else reached + 1,
+           "reached_seconds": None if reached is None else curve[reached][0],
+           "best_epoch": best + 1, "best_seconds": curve[best][0], "best_test_mse": curve[best][1]}
+    if labels is not None:
+        run["final_test_accuracy"] = float(np.mean(prediction.argmax(1) == labels[1]))  # the last epoch's
+    return run
+
+
 # -- the chapter ----------------------------------------------------------------------------
-@chapter("snnk", "SNNK: universal random features, SNNK layers and fully bundled networks")
-def run(ctx: RunContext) -> None:
-    quick = ctx.quick
-    results: dict[str, Any] = {"quick": quick, "seed": ctx.seed}
+def _intro(ctx: RunContext) -> None:
+    ctx.results["snnk"] = {"quick": ctx.quick, "seed": 0}
     ctx.text(
         "Sehanobish, Choromanski et al., *Scalable Neural Network Kernels* (ICLR 2024). The paper's abstract claims "
         "SNNK layers give \"up to 5x reduction in the number of trainable parameters, while maintaining competitive "
         "accuracy\", and that the fully bundled network's optimal parameters \"can be expressed via explicit formulae "
         "for several loss functions (e.g. mean squared error), opening a possibility to bypass backpropagation\". "
         "Its tables are not available; every number below is ours, measured in this run."
-        + (" *Quick run: small grids and data subsets — not the published numbers.*" if quick else "")
+        + (" *Quick run: small grids and data subsets — not the published numbers.*" if ctx.quick else "")
     )
-    _kernel_section(ctx, results, quick)
-    _snnk_section(ctx, results, quick)
-    _bundled_section(ctx, results, quick)
-    ctx.results["snnk"] = results
-    (ctx.out_dir / "results_snnk.json").write_text(json.dumps(results, indent=1))
 
 
 def _fmt(value: float) -> str:
     return f"{value:.1e}"
 
 
-def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> None:
-    from matplotlib.figure import Figure
-
-    ms = (16, 64, 256) if quick else KERNEL_MS
+# -- 1. kernel estimation: one unit per curve ---------------------------------------------------------------------
+def kernel_units(quick: bool) -> list[dict[str, Any]]:
+    ms = [16, 64, 256] if quick else list(KERNEL_MS)
     cells = ((8, 0.5),) if quick else KERNEL_CELLS
     redraws = 10 if quick else KERNEL_REDRAWS
-    start = time.perf_counter()
-    curves = kernel_study(ms, cells, redraws, ctx.seed)
+    return [{"d": d, "r": r, "activation": activation, "draws": draws, "ms": ms, "redraws": redraws, "seed": 0}
+            for d, r in cells for activation in FEATURE_MAPS for draws in DRAWS
+            if not (activation == "gaussian" and r * r >= 0.5)]  # infinite variance (no mean for r >= 1)
+
+
+def kernel_unit(config: dict[str, Any]) -> dict[str, Any]:
+    """One MSE-against-m curve (see :func:`kernel_mse`; the seed of every point is ``seed + d``)."""
+    d, r, activation, draws = config["d"], config["r"], config["activation"], config["draws"]
+    points = [kernel_mse(activation, d, r, m, draws, config["redraws"], config["seed"] + d) for m in config["ms"]]
+    return {"mse": [p["mse"] for p in points], "predicted_iid": [p["predicted"] for p in points]}
+
+
+def kernel_render(ctx: RunContext, results: list) -> None:
+    curves = {f"d={c['d']} r={c['r']} {c['activation']} {c['draws']}": {
+        "d": c["d"], "r": c["r"], "activation": c["activation"], "draws": c["draws"], "ms": c["ms"], **res,
+        "slope": loglog_slope(tuple(c["ms"]), res["mse"])} for c, res in results}
+    ms, redraws = results[0][0]["ms"], results[0][0]["redraws"]
     comparison = reference_comparison(curves)
-    seconds = time.perf_counter() - start
     within = [max(ratio, 1 / ratio) <= 2 for row in comparison for ratio in row["ratios"]]
     slopes = [c["slope"] for c in curves.values()]
-    results["kernel"] = {"ms": list(ms), "redraws": redraws, "curves": curves, "reference": comparison,
-                         "within_factor_2": f"{sum(within)}/{len(within)}", "seconds": seconds}
+    ctx.results["snnk"]["kernel"] = {"ms": ms, "redraws": redraws, "curves": curves, "reference": comparison,
+                                     "within_factor_2": f"{sum(within)}/{len(within)}"}
     ctx.text(
         "### 1. Point-wise kernel estimation: MSE against m\n\n"
         f"Setting (the reference table's protocol): 20 inputs x and 20 weights (w, b) with ‖x‖ = ‖w‖ = r, "
@@ -307,12 +320,10 @@ def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> No
         f"m = {', '.join(map(str, ms))}; i.i.d. Gaussian directions or orthogonal blocks (sign-fixed QR, chi "
         f"norms). The gaussian activation is skipped at r = 1 "
         f"(its variance is infinite for ‖x‖² ≥ 1/2). Log-log slopes of MSE against m range from "
-        f"{min(slopes):.2f} to {max(slopes):.2f} (1/m is −1). {seconds:.0f} s."
+        f"{min(slopes):.2f} to {max(slopes):.2f} (1/m is −1)."
     )
-    rows = []
-    for key, c in curves.items():
-        rows.append([key, *(_fmt(v) for v in c["mse"]), f"{c['slope']:.2f}",
-                     _fmt(c["predicted_iid"][-1]) if c["draws"] == "iid" else ""])
+    rows = [[key, *(_fmt(v) for v in c["mse"]), f"{c['slope']:.2f}",
+             _fmt(c["predicted_iid"][-1]) if c["draws"] == "iid" else ""] for key, c in curves.items()]
     ctx.table(["d, r, f, draws", *(f"m={m}" for m in ms), "slope", f"predicted i.i.d. (m={ms[-1]})"], rows)
     ctx.text(
         f"**Against the reference table** (an independent NumPy implementation of the same protocol, not the "
@@ -322,6 +333,13 @@ def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> No
               [[row["d"], row["r"], row["activation"], row["draws"], " / ".join(_fmt(v) for v in row["ours"]),
                 " / ".join(_fmt(v) for v in row["reference"]), " / ".join(f"{v:.2f}" for v in row["ratios"])]
                for row in comparison])
+    _kernel_figure(ctx, curves, ms)
+
+
+def _kernel_figure(ctx: RunContext, curves: dict[str, Any], ms: list[int]) -> None:
+    from matplotlib.figure import Figure
+
+    cells = list(dict.fromkeys((c["d"], c["r"]) for c in curves.values()))
     fig = Figure(figsize=(5 * len(cells) if len(cells) < 3 else 10, 3.8 if len(cells) < 3 else 7.2),
                  layout="constrained")
     axes = np.atleast_1d(fig.subplots(*((1, len(cells)) if len(cells) < 3 else (2, 2)))).ravel()
@@ -338,60 +356,68 @@ def _kernel_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> No
     ctx.figure(fig, "snnk_kernel_mse", "Kernel-estimation MSE against m; solid: i.i.d., dashed: orthogonal draws.")
 
 
-def _snnk_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> None:
-    from matplotlib.figure import Figure
-
-    seeds = SEEDS[:1] if quick else SEEDS
-    epochs = 1 if quick else MLP_EPOCHS
-    runner = Runner(ctx, seeds, epochs, (3000, 1000) if quick else None)
-    datasets = ("mnist",) if quick else tuple(DATASETS)
+# -- 2. SNNK layers on MNIST: one training run per (model, data set, seed) ----------------------------------------
+def _layer_models(quick: bool) -> dict[str, tuple[str, int]]:
     widths = {"relu": (64,), "cos": (32,)} if quick else SNNK_WIDTHS
-    builders: dict[str, tuple[Callable, str, int]] = {"dense-256": (lambda seed, data: mnist_mlp(seed), "-", 0)}
-    for activation, ms in widths.items():
-        for m in ms:
-            builders[f"snnk-{activation}-{m}"] = (lambda seed, data, a=activation, m=m: snnk_mlp(a, m, seed),
-                                                  activation, m)
-    summary: dict[str, dict[str, Any]] = {}
-    for name, (build, _, _) in builders.items():
-        for dataset in datasets:
-            summary.setdefault(name, {})[dataset] = summarize(runner.run(name, dataset, build, lr=MLP_LR))
+    models = {"dense-256": ("-", 0)}
+    models.update({f"snnk-{activation}-{m}": (activation, m) for activation, ms in widths.items() for m in ms})
+    return models
+
+
+def layer_units(quick: bool) -> list[dict[str, Any]]:
+    return train_configs(list(_layer_models(quick)), ("mnist",) if quick else tuple(DATASETS),
+                         SEEDS[:1] if quick else SEEDS, epochs=1 if quick else MLP_EPOCHS, lr=MLP_LR,
+                         subset=QUICK_SUBSET if quick else None)
+
+
+def layer_render(ctx: RunContext, results: list) -> None:
+    summary = by_model(results)
+    models, first = _layer_models(ctx.quick), results[0][0]
+    datasets = tuple(dict.fromkeys(c["dataset"] for c, _ in results))
     dense = summary["dense-256"][datasets[0]]["trainable"]
-    results["snnk_layers"] = {"epochs": epochs, "lr": MLP_LR, "seeds": list(seeds), "summary": summary}
+    layers = ctx.results["snnk"]["snnk_layers"] = {"epochs": first["epochs"], "lr": MLP_LR,
+                                                   "seeds": sorted({c["seed"] for c, _ in results}), "summary": summary}
     ctx.text(
         "### 2. SNNK layers replacing the hidden layer of an MLP\n\n"
         f"`dense-256` is the 784-256-10 ReLU MLP of the foundation chapter. `snnk-f-m` replaces its hidden "
         f"Dense(784→256)+ReLU by SNNK(784→256, m) with tower f, y = Φ(x)V + b, V trained (D = m for relu, 2m for "
         f"cos), followed by the same Dense(256→10); the trig tower gets every image rescaled to norm "
         f"{TRIG_RADIUS:g} first (L2Normalize, ours: the towers carry e^(‖x‖²/2) and MNIST images have ‖x‖ ≈ 9). "
-        f"All trained the same way: Adam lr={MLP_LR:g}, batch 128, float32, {epochs} epoch(s), seeds {list(seeds)}; "
-        f"test accuracy mean ± std over seeds."
+        f"All trained the same way: Adam lr={MLP_LR:g}, batch 128, float32, {first['epochs']} epoch(s), seeds "
+        f"{layers['seeds']}; test accuracy mean ± std over seeds."
     )
     rows = []
-    for name, (_, activation, m) in builders.items():
-        first = summary[name][datasets[0]]
+    for name, (activation, m) in models.items():
+        res = summary[name][datasets[0]]
         d_features = "" if m == 0 else str(m if activation == "relu" else 2 * m)
-        cells = [f"`{name}`", d_features, f"{first['trainable']:,}", f"{dense / first['trainable']:.1f}x"]
-        cells += [f"{100 * summary[name][ds]['test_mean']:.2f} ± {100 * summary[name][ds]['test_std']:.2f}"
-                  for ds in datasets]
-        rows.append(cells)
+        rows.append([f"`{name}`", d_features, f"{res['trainable']:,}", f"{dense / res['trainable']:.1f}x",
+                     *(f"{100 * summary[name][ds]['test_mean']:.2f} ± {100 * summary[name][ds]['test_std']:.2f}"
+                       for ds in datasets)])
     ctx.table(["model", "D", "trainable", "fewer than dense", *(DATASETS[ds] for ds in datasets)], rows)
     for ds in datasets:
         small = [(name, res[ds]) for name, res in summary.items()
                  if name != "dense-256" and res[ds]["trainable"] * 5 <= dense]
         if small:
             name, best = max(small, key=lambda item: item[1]["test_mean"])
-            results["snnk_layers"][f"best_at_5x_{ds}"] = {"model": name, **best}
+            layers[f"best_at_5x_{ds}"] = {"model": name, **best}
             ctx.text(
                 f"**{DATASETS[ds]}, what we measure:** with at least 5x fewer trainable parameters than the dense "
                 f"MLP ({dense:,}), the best SNNK model is `{name}` ({best['trainable']:,} parameters): "
                 f"{100 * best['test_mean']:.2f}% against the dense MLP's "
                 f"{100 * summary['dense-256'][ds]['test_mean']:.2f}%."
             )
+    _layer_figure(ctx, summary, models, datasets, dense)
+
+
+def _layer_figure(ctx: RunContext, summary: dict, models: dict, datasets: tuple, dense: int) -> None:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(5 * len(datasets), 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(datasets)))
+    activations = list(dict.fromkeys(a for a, _ in models.values() if a != "-"))
     for ax, ds in zip(axes, datasets):
-        for i, activation in enumerate(widths):
-            names = [n for n, (_, a, _) in builders.items() if a == activation]
+        for i, activation in enumerate(activations):
+            names = [n for n, (a, _) in models.items() if a == activation]
             ax.errorbar([summary[n][ds]["trainable"] for n in names],
                         [100 * summary[n][ds]["test_mean"] for n in names],
                         yerr=[100 * summary[n][ds]["test_std"] for n in names], fmt="o-", color=f"C{i}",
@@ -403,129 +429,14 @@ def _snnk_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> None
     ctx.figure(fig, "snnk_layers", "Test accuracy against trainable parameters: SNNK hidden layers vs the dense MLP.")
 
 
-def _race_tasks(ctx: RunContext, quick: bool) -> dict[str, dict[str, Any]]:
-    """The closed-form-against-Adam tasks: data, model factory, Adam's epoch budget, description."""
-    from ..datasets import load_dataset
+from .snnk_bundled import race_section, toy_section  # noqa: E402  (section 3 uses the functions above)
 
-    def relu_net(d_in: int, d_out: int, m: int, dtype=np.float64) -> Callable[[], FullyBundledNetwork]:
-        return lambda: FullyBundledNetwork.build(d_in, d_out, m, "relu", relu_bias=True, rng=ctx.seed, dtype=dtype)
-
-    tasks: dict[str, dict[str, Any]] = {}
-    regression = [("teacher", 256)] if quick else [("teacher", 256), ("teacher", 1024), ("friedman1", 1024)]
-    for name, m in regression:
-        if name == "teacher":
-            data, d_in = teacher_task(2000 if quick else 20_000, 500 if quick else 2_000, seed=2), 8
-        else:
-            data, d_in = friedman_task(20_000, 2_000, seed=3), 10
-        tasks[f"{name}-{m}"] = {"data": data, "build": relu_net(d_in, 1, m), "epochs": 10 if quick else 100,
-                                "model": f"relu tower, m = {m}"}
-    m = 512 if quick else 2048
-    for ds in ("mnist",) if quick else tuple(DATASETS):
-        x_tr, y_tr, x_te, y_te = load_dataset(ds, ctx.data_dir, download=ctx.download)
-        if quick:
-            x_tr, y_tr, x_te, y_te = x_tr[:3000], y_tr[:3000], x_te[:1000], y_te[:1000]
-        tasks[f"{ds}-{m}"] = {"data": (x_tr, one_hot(y_tr, 10, np.float32), x_te, one_hot(y_te, 10, np.float32)),
-                              "labels": (y_tr, y_te), "epochs": 5 if quick else 50,
-                              "build": relu_net(784, 10, m, np.float32), "model": f"relu tower, m = {m}"}
-    return tasks
+CHAPTER = chapter("snnk", "SNNK: universal random features, SNNK layers and fully bundled networks", intro=_intro,
+                  sections=[Section("kernel", kernel_units, kernel_unit, kernel_render,
+                                    lambda c: 0.5 + sum(c["ms"]) * c["redraws"] / 20_000),
+                            train_section("layers", layer_units, layer_render), toy_section, race_section])
 
 
-def _bundled_section(ctx: RunContext, results: dict[str, Any], quick: bool) -> None:
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter
-
-    # 3a. The reference toy run: one tower seed per row in quick mode, three otherwise.
-    toy_ms = (64, 256) if quick else (64, 256, 1024)
-    tower_seeds = (0,) if quick else (0, 1, 2)
-    x_train, y_train, x_test, y_test = teacher_task(2000, 1000, seed=1)
-    toy: dict[str, list[float]] = {}
-    for name, towers in TOY_TOWERS.items():
-        for m in toy_ms:
-            errors = []
-            for seed in tower_seeds:
-                net = FullyBundledNetwork.build(8, 1, m, towers, rng=seed)
-                net.fit_closed_form(x_train, y_train, l2=1e-3)
-                errors.append(_mse(net.predict(x_test), y_test))
-            toy.setdefault(name, []).append(float(np.mean(errors)))
-    results["bundled_toy"] = {"ms": list(toy_ms), "test_mse": toy, "var_y_test": float(y_test.var()),
-                              "tower_seeds": list(tower_seeds)}
-    ctx.text(
-        "### 3. Fully bundled networks: ŷ = V z(x) + c with z fixed, fitted in closed form\n\n"
-        f"**The reference toy run.** Teacher y = Σ_(j≤16) v_j sin(w_jᵀx + b_j) + 0.05ε, d = 8, x ~ N(0, I/8), "
-        f"2,000 training and 1,000 test samples; our teacher draws (w_j ~ N(0, I), b_j ~ U(−π, π), v_j ~ N(0, 1/16)) "
-        f"give var(y_test) = {y_test.var():.3f} (the reference run's: 0.284). Ridge λ = 1e-3 (absolute, as in the "
-        f"reference run); test MSE averaged over {len(tower_seeds)} tower seed(s). The reference column is the "
-        f"independent implementation's own toy run."
-    )
-    var_test = float(y_test.var())
-    ctx.table(["towers", *(f"m={m}: MSE (÷ var)" for m in toy_ms), "reference, m = 64 / 256 / 1024: MSE (÷ 0.284)"],
-              [[name, *(f"{v:.3f} ({v / var_test:.3f})" for v in values),
-                " / ".join(f"{v:.3f} ({v / TOY_VARIANCE:.3f})" for v in TOY_REFERENCE[name])]
-               for name, values in toy.items()])
-
-    # 3b. The race: closed form against Adam on the same model.
-    tasks = _race_tasks(ctx, quick)
-    lrs = ADAM_LRS[1:2] if quick else ADAM_LRS
-    races = {name: race(task["build"], task["data"], epochs=task["epochs"], lrs=lrs, seed=ctx.seed,
-                        labels=task.get("labels")) for name, task in tasks.items()}
-    results["race"] = races
-    ctx.text(
-        "**Closed form against Adam on the same model.** Each model is a fully bundled network with one ReLU tower "
-        "with a random bias (z = max([x, 1]G, 0)/√m), so its only parameters are V and c. *Closed form*: "
-        "`fit_closed_form` from the raw inputs — one streaming pass for ZᵀZ and ZᵀY, ridge λ chosen among "
-        f"{', '.join(f'{v:g}' for v in L2_GRID)} × tr(ZᵀZ)/D on the last 10% of the training rows, final Cholesky "
-        "solve — all timed. *Adam*: the training features computed once (timed), then V, c trained from a LeCun "
-        f"initialisation, batch {RACE_BATCH}, at rates {', '.join(f'{v:g}' for v in lrs)}; the test MSE is "
-        "measured after every epoch outside the clock. **Time to equal loss** = Adam's time until its test MSE "
-        "first reaches the closed form's test MSE (the fastest rate); when no rate reaches it within the budget, "
-        "Adam's time to its own best test MSE is reported instead and marked \"never\" (the best epoch is picked on "
-        "the test set, which favours Adam; the time to equal loss is then longer than the whole budget, shown in "
-        "brackets). Regression targets are standardised for Friedman #1; MNIST and "
-        "Fashion-MNIST use one-hot targets and float32. One run each (seed "
-        f"{ctx.seed}), wall-clock on a shared 2-core machine."
-    )
-    rows = []
-    for name, r in races.items():
-        reached = ("yes" if r["adam_reached"] else
-                   f"never in {r['epochs']} epochs ({r['adam_budget_seconds']:.2f} s)")
-        accuracy = (f" ({100 * r['closed_test_accuracy']:.2f}% acc.)" if "closed_test_accuracy" in r else "")
-        adam_acc = r["runs"][str(r["adam_lr"])].get("final_test_accuracy")
-        ratio = f"{r['time_ratio']:.1f}x"
-        if not r["adam_reached"]:
-            ratio += f" (> {r['adam_budget_seconds'] / r['closed_seconds']:.1f}x to equal loss)"
-        rows.append([name, tasks[name]["model"], f"{r['n_train']:,}", f"{r['trainable']:,}",
-                     f"{r['closed_seconds']:.2f} s", f"{r['closed_test_mse']:.4g}{accuracy}",
-                     f"{r['adam_seconds']:.2f} s (lr {r['adam_lr']:g})",
-                     f"{r['adam_best_test_mse']:.4g}" + (f" ({100 * adam_acc:.2f}% acc. after the last epoch)"
-                                                         if adam_acc else ""),
-                     reached, ratio])
-    ctx.table(["task", "model", "train rows", "trainable", "closed form: time", "closed form: test MSE",
-               "Adam: time to equal loss (or to its best)", "Adam: best test MSE", "Adam reached it?",
-               "time ratio Adam / closed form"], rows)
-    layers = results.get("snnk_layers", {}).get("summary", {})
-    for name, r in races.items():
-        dataset = name.rsplit("-", 1)[0]
-        if "closed_test_accuracy" in r and dataset in layers.get("dense-256", {}):
-            dense = layers["dense-256"][dataset]
-            ctx.text(
-                f"For comparison with section 2 ({DATASETS[dataset]}): the fully bundled `{name}` network, fitted in "
-                f"closed form, has {r['trainable']:,} trainable parameters ({dense['trainable'] / r['trainable']:.1f}x "
-                f"fewer than the dense MLP) and {100 * r['closed_test_accuracy']:.2f}% test accuracy (one tower seed), "
-                f"against the dense MLP's {100 * dense['test_mean']:.2f}%."
-            )
-    n_cols = min(3, len(races))
-    n_rows = -(-len(races) // n_cols)
-    fig = Figure(figsize=(4.4 * n_cols, 3.6 * n_rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
-    for ax in axes[len(races):]:
-        ax.set_axis_off()
-    for ax, (name, r) in zip(axes, races.items()):
-        for i, (lr, run) in enumerate(r["runs"].items()):
-            ax.plot(run["seconds"], run["test_mse"], "-", color=f"C{i}", label=f"Adam lr {float(lr):g}")
-        ax.axhline(r["closed_test_mse"], color="k", linestyle="--", linewidth=1, label="closed form (test MSE)")
-        ax.axvline(r["closed_seconds"], color="k", linestyle=":", linewidth=1, label="closed form done")
-        ax.set(xscale="log", yscale="log", xlabel="wall-clock seconds", ylabel="test MSE", title=name)
-        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on axes spanning under a decade
-        ax.legend(fontsize=7)
-    ctx.figure(fig, "snnk_bundled_race", "Adam's test MSE against wall-clock time (features included), with the "
-               "closed form's test MSE (dashed) and its total time (dotted).")
+def run(ctx: RunContext) -> None:
+    """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
+    CHAPTER.run(ctx)
