@@ -79,3 +79,23 @@ def group_by(results: Iterable[dict[str, Any]], keys: Sequence[str]) -> dict[tup
     for result in results:
         groups.setdefault(tuple(result[key] for key in keys), []).append(result)
     return groups
+
+
+def closer_section(module: Any, captions: dict[str, str], cost: Callable[[dict[str, Any]], float]) -> Any:
+    """A chapter section (:class:`.report.Section`) of a module whose ``render(results)`` returns Markdown and figures.
+
+    ``adapters``, ``eugen_speed`` and ``layer_approximation`` render from their results alone
+    (``render(results) -> (markdown, {file name: Figure})``), so they can be run and read without a
+    report; this puts their text and figures into a chapter's report, each figure with its caption.
+    """
+    from pathlib import Path
+
+    from .report import Section
+
+    def render(ctx: Any, results: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        text, figures = module.render([result for _, result in results])
+        ctx.text(text)
+        for filename, fig in figures.items():
+            ctx.figure(fig, Path(filename).stem, captions[filename])
+
+    return Section(module.__name__.rsplit(".", 1)[-1], module.units, module.run_unit, render, cost)

@@ -270,12 +270,10 @@ def render(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
 
 
 def _plot(rows: list[dict[str, Any]]) -> Any:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.subplots()
     markers = dict(zip(METHODS, ("*", "v", "s", "o", "D", "^")))
     for method in METHODS:
         family = [row for row in rows if row["method"] == method]

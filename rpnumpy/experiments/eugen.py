@@ -230,6 +230,19 @@ CHAPTER = chapter("eugen", "EUGen layers: closed-form transfer of a trained MLP,
                                                   lambda c: f"teacher {c['dataset']} seed {c['seed']}"), *SECTIONS])
 
 
+from . import eugen_speed, layer_approximation  # noqa: E402
+from ._closer_common import closer_section  # noqa: E402
+
+CHAPTER.add_section(closer_section(
+    eugen_speed, {"eugen_speed_crossover.png": "Inference time of EUGen(d→d, order 2, m directions) over "
+                  "Dense(d→d) + ReLU against d, and the approximation error at each point."},
+    cost=lambda config: 2.0))
+CHAPTER.add_section(closer_section(
+    layer_approximation, {"layer_approximation.png": "Relative error of one dense layer's outputs against "
+                          "trainable parameters: EUGen orders 1-3 with and without the norm term, SNNK and "
+                          "low-rank, each fitted in closed form."}, cost=lambda config: 15.0))
+
+
 def run(ctx: RunContext) -> None:
     """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
     CHAPTER.run(ctx)

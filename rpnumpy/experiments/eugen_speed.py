@@ -210,12 +210,10 @@ def render(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
 
 
 def _plot(series: dict[int, list[dict[str, Any]]]) -> Any:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax, ax_err = fig.subplots(1, 2)
     for m, points in series.items():
         d = [p["d"] for p in points]
         line, = ax.plot(d, [p["time_ratio"] for p in points], marker="o", label=f"m = {m} (measured)")

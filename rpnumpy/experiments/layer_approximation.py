@@ -242,13 +242,10 @@ def _best_within_budget(summary: dict[tuple, dict[str, Any]], activations: list[
 
 
 def _plot(summary: dict[tuple, dict[str, Any]], activations: list[str]) -> Any:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(INPUTS), max(len(activations), 1), figsize=(4.2 * max(len(activations), 1), 7.5),
-                             squeeze=False, sharey=True)
+    fig = Figure(figsize=(4.2 * max(len(activations), 1), 7.5))
+    axes = fig.subplots(len(INPUTS), max(len(activations), 1), squeeze=False, sharey=True)
     styles = {}
     for order, colour in zip((1, 2, 3), ("tab:blue", "tab:orange", "tab:green")):
         styles[f"EUGen order {order}"] = {"color": colour, "linestyle": "-", "marker": "o"}

@@ -437,6 +437,15 @@ CHAPTER = chapter("snnk", "SNNK: universal random features, SNNK layers and full
                             train_section("layers", layer_units, layer_render), toy_section, race_section])
 
 
+from . import adapters  # noqa: E402
+from ._closer_common import closer_section  # noqa: E402
+
+CHAPTER.add_section(closer_section(
+    adapters, {"adapters_accuracy_vs_params.png": "Fashion-MNIST test accuracy against trainable parameters: "
+               "full fine-tuning, a linear probe, bottleneck and SNNK adapters, and uptraining, mean ± std over "
+               "seeds."}, cost=lambda config: 40.0))
+
+
 def run(ctx: RunContext) -> None:
     """Run this chapter into ``ctx``, its units stored under ``ctx.out_dir / "units"`` (:meth:`.report.Chapter.run`)."""
     CHAPTER.run(ctx)
