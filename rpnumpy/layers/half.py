@@ -6,11 +6,11 @@ Each unit :math:`h` of a half layer computes
 
 where the random vector :math:`r_h` is drawn once and never trained, and only
 the scale :math:`u_h` and the shift :math:`u_{h0}` are learned: two trainable
-numbers per unit, whatever the fan-in. In matrix form, for a batch ``x`` of
-shape ``(n, d_in)`` and ``R`` of shape ``(d_in, d_out)`` whose column ``h`` is
-:math:`r_h`:
+numbers per unit, whatever the fan-in. In matrix form, for a batch :math:`X`
+(``x`` in code) of shape ``(n, d_in)`` and ``R`` of shape ``(d_in, d_out)``
+whose column ``h`` is :math:`r_h`:
 
-.. math:: A = xR, \qquad S = A \odot u + u_0, \qquad Z = g(S).
+.. math:: A = XR, \qquad S = A \odot u + u_0, \qquad Z = g(S).
 
 (The paper writes :math:`R` as ``(H, d)`` acting on column vectors; rpnumpy's
 row-vector convention stores its transpose, as :class:`~rpnumpy.layers.Dense`
@@ -134,22 +134,22 @@ def _image_shape(value: Any) -> tuple[int, int]:
 class HalfLayer(Layer):
     r"""Half layer :math:`z = g(u \odot (xR) + u_0)` with :math:`R` fixed and only :math:`u, u_0` trained.
 
-    Forward, for ``x`` of shape ``(n, d_in)``:
+    Forward, for a batch :math:`X` (``x``) of shape ``(n, d_in)``:
 
-    .. math:: A = xR, \qquad S = A \odot u + u_0, \qquad Z = g(S)
+    .. math:: A = XR, \qquad S = A \odot u + u_0, \qquad Z = g(S)
 
-    Backward, given :math:`\partial E/\partial Z`, with
-    :math:`\Delta = \partial E/\partial S = \partial E/\partial Z \odot g'(S)`:
+    Backward, given :math:`\partial L/\partial Z`, with
+    :math:`\Delta = \partial L/\partial S = \partial L/\partial Z \odot g'(S)`:
 
     .. math::
 
-        \frac{\partial E}{\partial u_h} = \sum_t \Delta_{th} A_{th}, \qquad
-        \frac{\partial E}{\partial u_{h0}} = \sum_t \Delta_{th}, \qquad
-        \frac{\partial E}{\partial x} = (\Delta \odot u)\, R^\top .
+        \frac{\partial L}{\partial u_h} = \sum_t \Delta_{th} A_{th}, \qquad
+        \frac{\partial L}{\partial u_{h0}} = \sum_t \Delta_{th}, \qquad
+        \frac{\partial L}{\partial X} = (\Delta \odot u)\, R^\top .
 
     Nothing is computed for :math:`R`: it sits in ``buffers``, it receives no
     update (``buffer_grads["R"]`` is exactly zero) and no matrix product is
-    spent on it. The *sensitivity* :math:`\partial E/\partial R = x^\top(\Delta
+    spent on it. The *sensitivity* :math:`\partial L/\partial R = X^\top(\Delta
     \odot u)` is not zero; :func:`true_gradient_of_R` computes it for teaching.
     As the first layer of a network the input gradient is skipped too, so a
     training step costs one matrix product (``xR``) against a dense layer's
@@ -271,16 +271,16 @@ class HalfLayer(Layer):
         return z, (x, a, g_cache)
 
     def _param_backward(self, dz, cache):
-        """Fill the gradients of u and u0; return Δ = ∂E/∂S, which the input gradient needs too."""
+        """Fill the gradients of u and u0; return Δ = ∂L/∂S, which the input gradient needs too."""
         x, a, g_cache = cache
-        delta = dz if self._g is None else self._g._backward(dz, g_cache)  # Δ = ∂E/∂Z ⊙ g'(S)
-        np.sum(delta * a, axis=0, out=self.grads["u"])  # ∂E/∂u_h = Σ_t Δ_th A_th
-        np.sum(delta, axis=0, out=self.grads["u0"])  # ∂E/∂u_h0 = Σ_t Δ_th
+        delta = dz if self._g is None else self._g._backward(dz, g_cache)  # Δ = ∂L/∂Z ⊙ g'(S)
+        np.sum(delta * a, axis=0, out=self.grads["u"])  # ∂L/∂u_h = Σ_t Δ_th A_th
+        np.sum(delta, axis=0, out=self.grads["u0"])  # ∂L/∂u_h0 = Σ_t Δ_th
         return delta
 
     def _backward(self, dz, cache):
         delta = self._param_backward(dz, cache)
-        return self._project_transpose(delta * self.params["u"])  # ∂E/∂x = (Δ ⊙ u) Rᵀ
+        return self._project_transpose(delta * self.params["u"])  # ∂L/∂x = (Δ ⊙ u) Rᵀ
 
     def inference_function(self) -> Callable[[np.ndarray], np.ndarray]:
         r"""Inference as :math:`z = g(x (R \odot u) + u_0)`, with the column-scaled :math:`R \odot u` formed once.
@@ -353,7 +353,7 @@ class HalfLayer(Layer):
 
 
 def true_gradient_of_R(layer: HalfLayer, dz: np.ndarray) -> np.ndarray:
-    r"""The sensitivity :math:`\partial E/\partial R = x^\top(\Delta \odot u)` for the last forward pass.
+    r"""The sensitivity :math:`\partial L/\partial R = X^\top(\Delta \odot u)` for the last forward pass.
 
     This is what backpropagation *would* give if :math:`R` were trainable. It
     is not zero. A half layer never computes it during training (that would
@@ -366,7 +366,7 @@ def true_gradient_of_R(layer: HalfLayer, dz: np.ndarray) -> np.ndarray:
     layer : HalfLayer
         After a ``forward`` call.
     dz : ndarray
-        Upstream gradient :math:`\partial E/\partial Z` for that forward pass.
+        Upstream gradient :math:`\partial L/\partial Z` for that forward pass.
     """
     if not isinstance(layer, HalfLayer):
         raise TypeError(f"layer must be a HalfLayer, got {type(layer).__name__}")
