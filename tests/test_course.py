@@ -23,7 +23,6 @@ README = ROOT / "notebooks" / "README.md"
 
 #: The notebooks and the library docstrings are being rewritten (issue 13); remove this mark from each test
 #: (and parameter) below once the rewritten notebooks, README and docstrings have landed.
-REWRITE_PENDING = pytest.mark.xfail(strict=False, reason="notebooks being rewritten (issue 13)")
 
 #: A cell that draws: pyplot, a figure saved, ``fig, ax = ...``, or a plot_ function of rpnumpy.plotting.
 PLOTTING = re.compile(
@@ -89,7 +88,6 @@ def test_the_plotting_pattern_finds_plotting_cells():
         assert not PLOTTING.search(source), source
 
 
-@REWRITE_PENDING
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_every_plotting_cell_has_a_saved_image(path):
     missing = [index for index, cell in enumerate(_cells(path))
@@ -114,10 +112,10 @@ def test_the_outside_pattern_tells_pointers_from_ordinary_words():
 
 
 @pytest.mark.parametrize("location", [
-    pytest.param("rpnumpy", marks=REWRITE_PENDING),
-    pytest.param("notebooks", marks=REWRITE_PENDING),
-    pytest.param("README.md", marks=REWRITE_PENDING),
-    pytest.param("benchmarks", marks=REWRITE_PENDING),
+    "rpnumpy",
+    "notebooks",
+    "README.md",
+    "benchmarks",
     "docs",
     "ARCHITECTURE.md",
 ])
@@ -135,7 +133,6 @@ def _links(markdown: str) -> list[str]:
     return re.findall(r"\]\(([^)\s]+)\)", markdown)
 
 
-@REWRITE_PENDING
 @pytest.mark.parametrize("index", range(len(NOTEBOOKS)), ids=[p.name for p in NOTEBOOKS])
 def test_every_notebook_opens_with_its_frame_and_ends_with_a_summary_and_links(index):
     path = NOTEBOOKS[index]
@@ -192,7 +189,6 @@ def test_the_index_lists_every_notebook():
         assert _row_of(rows, path.name), f"notebooks/README.md has no row for {path.name}"
 
 
-@REWRITE_PENDING
 def test_the_index_states_every_notebooks_run_time_and_exercises():
     rows = _table(README.read_text(encoding="utf-8"), "how long")
     for path in NOTEBOOKS:

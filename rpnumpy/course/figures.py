@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from .._files import atomic_write
 from .notebooks import NOTEBOOK_GLOB, cell_tags
 
 __all__ = ["FIGURE_TAG", "export_figures", "notebook_figures"]
@@ -54,9 +53,5 @@ def export_figures(notebooks: Path | str, out: Path | str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, png in notebook_figures(notebooks).items():
-        target = out / f"{name}.png"
-        with tempfile.NamedTemporaryFile(dir=out, prefix=f".{name}.", suffix=".tmp", delete=False) as handle:
-            handle.write(png)
-        os.replace(handle.name, target)
-        written.append(target)
+        written.append(atomic_write(out / f"{name}.png", lambda handle, png=png: handle.write(png)))
     return written
