@@ -114,15 +114,8 @@ from ._validation import (
 from .random_matrices import random_matrix
 
 __all__ = [
-    "JL_KINDS",
-    "johnson_lindenstrauss_min_dim",
-    "jl_scale",
-    "jl_projection_matrix",
-    "pairwise_sq_distances",
-    "distortion_ratios",
-    "distortion_report",
-    "fraction_within",
-    "smallest_k_reaching",
+    "JL_KINDS", "johnson_lindenstrauss_min_dim", "jl_scale", "jl_projection_matrix", "pairwise_sq_distances",
+    "distortion_ratios", "distortion_report", "fraction_within", "smallest_k_reaching",
 ]
 
 #: The plots moved to :mod:`rpnumpy.plotting`; reading one of these names here warns and forwards.
@@ -130,9 +123,7 @@ _MOVED_PLOTS = ("plot_min_dim", "plot_distance_scatter", "plot_ratio_hist", "plo
 __getattr__ = moved_names(__name__, {name: f"rpnumpy.plotting:{name}" for name in _MOVED_PLOTS})
 
 #: The families of :data:`rpnumpy.random_matrices.MATRIX_KINDS` that are JL projections once scaled.
-JL_KINDS: tuple[str, ...] = (
-    "gaussian", "rademacher", "sparse_ternary", "ternary_equal", "orthogonal", "gaussian_orthogonal", "srht",
-)
+JL_KINDS = ("gaussian", "rademacher", "sparse_ternary", "ternary_equal", "orthogonal", "gaussian_orthogonal", "srht")
 
 #: Kinds whose constructors take ``variance=``; the JL scaling is then ``variance='fan_out'``.
 _VARIANCE_KINDS = frozenset({"gaussian", "rademacher", "sparse_ternary", "ternary_equal", "gaussian_orthogonal"})
