@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -11,11 +10,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..datasets import load_fashion_mnist, load_mnist
+from . import units
 
 __all__ = ["dataset", "single_blas_thread", "group_by", "mean_std", "relative_mse", "relative_mse_parts"]
-
-_LOADERS: dict[str, Callable[..., tuple[np.ndarray, ...]]] = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 
 
 @contextlib.contextmanager
@@ -29,23 +26,15 @@ def single_blas_thread() -> Iterator[None]:
         yield
 
 
-@functools.lru_cache(maxsize=4)
-def _full(name: str) -> tuple[np.ndarray, ...]:
-    arrays = _LOADERS[name](download=False, dtype=np.float32)
-    for array in arrays:
-        array.setflags(write=False)  # shared between calls: nobody may change them
-    return arrays
-
-
 def dataset(name: str, n_train: int | None = None, n_test: int | None = None) -> tuple[np.ndarray, ...]:
-    """``(x_train, y_train, x_test, y_test)`` of ``name`` (float32 pixels in [0, 1]), the first rows of each split.
+    """``(x_train, y_train, x_test, y_test)`` of ``"mnist"`` or ``"fashion_mnist"``, the first rows of each split.
 
-    Read-only arrays, loaded once per process. ``None`` keeps a whole split.
+    Read through the runner's loader (:func:`.units.dataset`: its data folder and download setting, one load
+    per process); ``None`` keeps a whole split.
     """
-    if name not in _LOADERS:
-        raise ValueError(f"dataset must be one of {list(_LOADERS)}, got {name!r}")
-    x_train, y_train, x_test, y_test = _full(name)
-    return x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
+    if name not in ("mnist", "fashion_mnist"):
+        raise ValueError(f"dataset must be one of ['mnist', 'fashion_mnist'], got {name!r}")
+    return units.dataset(name.replace("_", "-"), (n_train, n_test))
 
 
 def relative_mse_parts(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, float]:
