@@ -1,4 +1,4 @@
-"""The machine's float32 matrix-multiply peak, as numpy's BLAS delivers it on large square matrices.
+"""The machine's float32 matrix-multiply peak, and the same products in NumPy's BLAS and in PyTorch's.
 
 ``C = A @ B`` with ``A``, ``B`` of shape ``(n, n)`` costs ``2 n^3`` FLOPs (one
 multiply and one add per term). For each size the best of ``repeats`` timed
@@ -6,6 +6,11 @@ products is kept (after one untimed product that warms caches, threads and
 page tables); the peak is the best over the sizes. "Best of" rather than the
 median, because the peak is what the hardware and BLAS *can* do: training
 runs are then measured against it as a fraction.
+
+:func:`compare_blas` times the products that dominate the benchmark's models (``x @ W`` for
+their first layers, at the training batch of 128 rows and the inference batch of 1000) in
+NumPy (OpenBLAS) and in PyTorch (MKL on x86), so that a ratio in the suite can be read against
+what the two BLAS libraries alone do on the same machine.
 
 Usage::
 
@@ -18,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,13 @@ import numpy as np
 DEFAULT_SIZES = (2048, 3072, 4096)
 DEFAULT_REPEATS = 5
 
-__all__ = ["DEFAULT_REPEATS", "DEFAULT_SIZES", "measure_matmul_peak", "main"]
+#: (rows, inner, columns) of ``x @ W``: the first layer of each model (MLP and SNNK 784 -> 256, PRP 784 -> 512,
+#: half layer 784 -> 1024, EUGen's x+ G 786 -> 768), at the training and the inference batch.
+MODEL_PRODUCTS = tuple(
+    (rows, inner, cols) for rows in (128, 1000) for inner, cols in ((784, 256), (784, 512), (784, 1024), (786, 768))
+)
+
+__all__ = ["DEFAULT_REPEATS", "DEFAULT_SIZES", "MODEL_PRODUCTS", "compare_blas", "measure_matmul_peak", "main"]
 
 
 def measure_matmul_peak(
@@ -68,12 +80,60 @@ def measure_matmul_peak(
     }
 
 
+def compare_blas(
+    shapes: tuple[tuple[int, int, int], ...] = MODEL_PRODUCTS, *, rounds: int = 7, calls: int = 20,
+    pause: float = 0.5, seed: int = 0,
+) -> list[dict[str, Any]] | None:
+    """Time the same float32 products ``x @ W`` in NumPy and in PyTorch; None without PyTorch.
+
+    For each shape, ``rounds`` rounds alternate the two libraries (NumPy first), each timing
+    ``calls`` products into a preallocated output after a ``pause`` (so that the other library's
+    worker threads have stopped spinning: OpenBLAS's keep a core busy for about 0.1 s after a
+    product); the best round of each is kept, as for the peak.
+
+    Returns
+    -------
+    list of dict
+        One ``{"shape", "numpy_seconds", "torch_seconds", "ratio"}`` per shape: seconds per product,
+        and NumPy/PyTorch.
+    """
+    try:
+        import torch
+    except ImportError:
+        return None
+    if rounds < 1 or calls < 1:
+        raise ValueError(f"rounds and calls must be >= 1, got {rounds} and {calls}")
+    gen = np.random.default_rng(seed)
+    rows = []
+    for shape in shapes:
+        n, d, k = (int(v) for v in shape)
+        x = gen.standard_normal((n, d), dtype=np.float32)
+        w = gen.standard_normal((d, k), dtype=np.float32)
+        out = np.empty((n, k), dtype=np.float32)
+        tx, tw, tout = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(out.copy())
+        runs = {"numpy": partial(np.matmul, x, w, out=out), "torch": partial(torch.matmul, tx, tw, out=tout)}
+        best = {name: float("inf") for name in runs}
+        for _ in range(rounds):
+            for name, run in runs.items():
+                time.sleep(pause)
+                run()  # untimed: wakes the library's threads
+                start = time.perf_counter()
+                for _ in range(calls):
+                    run()
+                best[name] = min(best[name], (time.perf_counter() - start) / calls)
+        rows.append({"shape": [n, d, k], "numpy_seconds": best["numpy"], "torch_seconds": best["torch"],
+                     "ratio": best["numpy"] / best["torch"]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure numpy's float32 matrix-multiply peak (GFLOP/s).")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
     parser.add_argument("--threads", type=int, default=None, help="numpy's BLAS threads (default: unchanged)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--compare-torch", action="store_true",
+                        help="also time the models' first-layer products in NumPy and in PyTorch")
     args = parser.parse_args(argv)
     if args.threads is not None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -85,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds, gflops = row["best_seconds"], row["gflops"]
         print(f"{n:>6} x {n:<6} best of {args.repeats}: {seconds * 1e3:8.1f} ms  {gflops:7.1f} GFLOP/s")
     print(f"peak: {result['peak_gflops']:.1f} GFLOP/s (float32, n = {result['peak_size']})")
+    if args.compare_torch:
+        rows = compare_blas()
+        if rows is None:
+            print("PyTorch is not installed: no comparison")
+        for row in rows or []:
+            n, d, k = row["shape"]
+            print(f"{n:>5} x {d} @ {d} x {k:<5} numpy {row['numpy_seconds'] * 1e3:7.3f} ms  "
+                  f"torch {row['torch_seconds'] * 1e3:7.3f} ms  numpy/torch {row['ratio']:.2f}")
+        result["blas"] = rows
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -2,7 +2,8 @@
 
 Steps, in this order:
 
-1. the float32 matrix-multiply peak (:mod:`bench_peak`, square 2048-4096, best of 5);
+1. the float32 matrix-multiply peak (:mod:`bench_peak`, square 2048-4096, best of 5), and the
+   models' first-layer products timed in NumPy and in PyTorch alone (:func:`bench_peak.compare_blas`);
 2. per model, **one process** running :mod:`bench_mlp` (rpnumpy and PyTorch in
    turn, interleaved rounds, medians), with one extra rpnumpy epoch under
    cProfile. Before each model the suite waits (up to ``--wait`` seconds) for
@@ -256,6 +257,9 @@ def run_suite(
     log(f"suite: models {models}, {repeats} timed rounds each, {threads} thread(s)")
     peak_before = bench_peak.measure_matmul_peak(peak_sizes)
     log(f"float32 matmul peak: {peak_before['peak_gflops']:.1f} GFLOP/s")
+    log("the models' first-layer products in NumPy and in PyTorch")
+    blas = bench_peak.compare_blas(((128, 784, 256), (128, 784, 512)) if quick else bench_peak.MODEL_PRODUCTS,
+                                   rounds=2 if quick else 7, pause=0.0 if quick else 0.5)
 
     def compare(name: str, extra: list[str]) -> dict[str, Any]:
         """Run bench_mlp for one model in a fresh process (again while noisy); return the quietest run."""
@@ -320,6 +324,7 @@ def run_suite(
         "threads": threads,
         "machine": bench_mlp.machine_info(),
         "peak": {"before": peak_before, "after": peak_after, "used_gflops": peak},
+        "blas": blas,
         "comparisons": comparisons,
         "extra_comparisons": extra_comparisons,
         "memory": memory,
@@ -491,6 +496,23 @@ def _comparison_section(label: str, report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _blas_lines(blas: list[dict[str, Any]] | None) -> list[str]:
+    """The models' first-layer products timed in NumPy and in PyTorch alone (:func:`bench_peak.compare_blas`)."""
+    if not blas:
+        return []
+    lines = ["## The same matrix products in NumPy and in PyTorch", "",
+             "The product `x @ W` of each model's first layer, at the training batch (128 rows) and the inference "
+             "batch (1000), timed in NumPy's BLAS and in PyTorch's with nothing else around it (`bench_peak.py "
+             "--compare-torch`; best of 7 alternating rounds of 20 products). A model's ratio above cannot be "
+             "much below this one where the product dominates its time.", "",
+             "| x @ W | NumPy | PyTorch | NumPy/PyTorch |", "| --- | ---: | ---: | ---: |"]
+    for row in blas:
+        n, d, k = row["shape"]
+        lines.append(f"| {n} x {d} @ {d} x {k} | {_precise(row['numpy_seconds'])} | {_precise(row['torch_seconds'])} "
+                     f"| {row['ratio']:.2f} |")
+    return lines + [""]
+
+
 def write_results_md(results: dict[str, Any], path: Path, *, analysis: Path | None = None) -> str:
     """Render the results as Markdown, write them to ``path`` and return the text."""
     lines = ["# Benchmark results", ""]
@@ -503,7 +525,7 @@ def write_results_md(results: dict[str, Any], path: Path, *, analysis: Path | No
     lines += ["Ratios are rpnumpy / PyTorch of the medians (below 1: rpnumpy faster). The matmul share counts only "
               "matrix-product FLOPs of forward and backward. The memory column is the rise of the resident set "
               "during one epoch (details below).", "", "Targets of the issue:", ""]
-    lines += _targets(results) + ["", "## rpnumpy against PyTorch, per model", ""]
+    lines += _targets(results) + [""] + _blas_lines(results.get("blas")) + ["## rpnumpy against PyTorch, per model", ""]
     for _, label, report in _labelled(results):
         lines += _comparison_section(label, report)
     lines += ["## Peak resident memory of one training epoch", "",

@@ -246,6 +246,17 @@ def test_matmul_peak_on_small_matrices():
         _load("bench_peak").measure_matmul_peak((64,), repeats=0)
 
 
+def test_blas_comparison_times_the_same_products_in_both_libraries():
+    pytest.importorskip("torch")
+    rows = _load("bench_peak").compare_blas(((8, 16, 4), (32, 16, 8)), rounds=2, calls=3, pause=0.0)
+    assert [row["shape"] for row in rows] == [[8, 16, 4], [32, 16, 8]]
+    for row in rows:
+        assert _positive(row["numpy_seconds"]) and _positive(row["torch_seconds"])
+        assert row["ratio"] == pytest.approx(row["numpy_seconds"] / row["torch_seconds"])
+    with pytest.raises(ValueError, match="rounds and calls must be >= 1"):
+        _load("bench_peak").compare_blas(((8, 16, 4),), rounds=0)
+
+
 def test_srht_timing_rows_and_crossover():
     srht = _load("bench_srht")
     rows = srht.time_projections((64, 128), 16, batch=8, repeats=2)
@@ -284,6 +295,9 @@ def test_suite_quick_run_writes_results_markdown(quick_suite, tmp_path):
     text = suite.write_results_md(results, tmp_path / "RESULTS.md")
     assert "Quick run on synthetic data" in text and "Not in this run: pass `--closed-form" in text
     assert "## Machine" in text and "float32 matmul peak" in text
+    if results["blas"] is not None:  # with PyTorch: one row per product timed
+        blas_rows = [line for line in text.splitlines() if line.startswith("| 128 x 784 @ 784 x ")]
+        assert len(blas_rows) == len(results["blas"]) == 2
     table = suite.summary_table(results)
     assert len(table) == 2 + 1 + len(results["extra_comparisons"]) and table[2].startswith("| MLP 784-256-10")
     report = results["comparisons"]["mlp"]["results"]
@@ -301,6 +315,7 @@ def test_suite_renders_results_without_pytorch(quick_suite, tmp_path):
     results = copy.deepcopy(results)
     results["machine"]["torch"] = None
     results["extra_comparisons"] = {}  # the fused-Adam comparison only runs with PyTorch
+    results["blas"] = None
     for report in results["comparisons"].values():
         res = report["results"]
         res["torch"] = None

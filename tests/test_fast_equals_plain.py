@@ -4,6 +4,7 @@
 fast form                                   plain form                                    agreement checked
 ==========================================  ============================================  ========================
 ``rpnumpy.fast.FusedAdam``                  ``rpnumpy.optim.Adam``                        1e-12 relative, 200 steps
+``FusedAdam``, subnormal moments zeroed     ``rpnumpy.optim.Adam``                        1e-6 relative, 901 steps
 ``fit(batch_buffer=True)``                  ``fit(batch_buffer=False)`` (``x[rows]``)     bit for bit
 ``rpnumpy.fast.fwht_blocked``               ``rpnumpy.hadamard.fwht`` (radix 2)           exact on integers, 1e-12
 HalfLayer / PRP ``"srht"`` backward         the same layer over the dense matrix          1e-12 absolute
@@ -56,6 +57,40 @@ def test_fused_adam_equals_the_textbook_adam(weight_decay, dtype, rng):
         assert fused.params[key].dtype == dtype
     for mine, theirs in zip(a.m + a.v, b.m + b.v):
         np.testing.assert_allclose(theirs, mine, rtol=1e-10 if dtype == np.float64 else 1e-4, atol=1e-30)
+
+
+def _subnormal_count(arrays) -> int:
+    return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny))) for a in arrays)
+
+
+def test_fused_adam_zeroes_moments_before_they_turn_subnormal(rng):
+    """A gradient that stops: the textbook m decays into subnormals; FusedAdam's is zeroed first, same parameters."""
+    plain = Dense(6, 4, rng=0, dtype=np.float32)
+    fused = Dense(6, 4, rng=0, dtype=np.float32)
+    first = random_grads_sequence(plain, rng, 1)
+    stopped = [{k: np.zeros_like(g) for k, g in first[0].items()}] * 900  # m = 0.1 g 0.9^t reaches 1e-38 by t ~ 800
+    a, b = Adam(plain, lr=1e-3), FusedAdam(fused, lr=1e-3)
+    run_planted_steps(plain, a, first + stopped)
+    run_planted_steps(fused, b, first + stopped)
+    assert _subnormal_count(a.m) > 0  # what the flush prevents
+    assert _subnormal_count(b.m_sum + b.v_sum) == 0
+    assert np.count_nonzero(np.concatenate([m.ravel() for m in b.m_sum])) == 0  # flushed, not merely rescaled
+    for key in plain.params:
+        scale = np.abs(plain.params[key]).max()
+        assert np.abs(plain.params[key] - fused.params[key]).max() <= 1e-6 * scale, key
+
+
+def test_fused_adam_flush_threshold_stays_within_a_factor_of_tiny():
+    """tau = tiny / max(beta, 1/2)^K: a few times tiny for the default betas, at most 2^K times tiny for any beta."""
+    from rpnumpy.fast.optim import FLUSH_EVERY
+
+    model = Dense(2, 2, rng=0, dtype=np.float32)
+    tiny = np.finfo(np.float32).tiny
+    (tau_m, tau_v), *_ = FusedAdam(model)._flush_below
+    assert tau_m == pytest.approx(tiny / 0.9**FLUSH_EVERY) and tau_m < 6 * tiny
+    assert tau_v == pytest.approx(tiny / 0.999**FLUSH_EVERY) and tau_v < 1.02 * tiny
+    (tau_m, tau_v), *_ = FusedAdam(model, betas=(0.0, 0.1))._flush_below
+    assert tau_m == tau_v == pytest.approx(tiny * 2.0**FLUSH_EVERY)
 
 
 def test_the_batch_buffer_gives_the_same_training_as_fancy_indexing(rng):
