@@ -114,9 +114,9 @@ def units(quick: bool = False) -> list[dict[str, Any]]:
 def _cache_path(seed: int, pretrain: dict[str, Any], widths: list[int]) -> Path:
     key = json.dumps({"v": _CACHE_VERSION, "seed": seed, "pretrain": pretrain, "widths": widths, "lr": LR,
                       "batch": BATCH}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    key_hash = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = Path(os.environ.get("RPNUMPY_EXPERIMENT_CACHE", Path(tempfile.gettempdir()) / "rpnumpy-experiment-cache"))
-    return root / f"adapters-backbone-{digest}.npz"
+    return root / f"adapters-backbone-{key_hash}.npz"
 
 
 def pretrained_backbone(seed: int, pretrain: dict[str, Any], widths: list[int] | tuple[int, ...] = WIDTHS
