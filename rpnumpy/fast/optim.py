@@ -1,4 +1,4 @@
-r"""Adam in fewer passes over memory: :class:`FusedAdam`, equal to :class:`rpnumpy.optim.Adam`."""
+r"""Adam in fewer passes over memory, without subnormal moments: :class:`FusedAdam`, equal to the textbook Adam."""
 
 from __future__ import annotations
 
