@@ -37,12 +37,15 @@ class FusedAdam(Adam):
     **Subnormal moments are flushed to zero.** Where a gradient stays zero (a pixel that is
     always blank, a dead ReLU unit), :math:`\tilde m` shrinks by :math:`\beta_1` every step until
     it falls below the smallest normal number of its dtype (``np.finfo(dtype).tiny``, 1.2e-38 in
-    float32) and lives on as a subnormal number for about 150 more steps. Arithmetic on
-    subnormals is up to 60 times slower on many Intel CPUs, and after a few epochs of MNIST
-    training half of a layer's moments can be subnormal. So every :data:`FLUSH_EVERY` steps
-    the entries with :math:`|\tilde m| < \tau_1 = \mathrm{tiny}/\beta_1^{K}` (and
+    float32) and lives on as a subnormal number for about 150 more steps. Many x86 CPUs compute
+    on subnormals through a slow microcode path (65 times slower per element on the Intel Xeon
+    of benchmarks/RESULTS.md), and after a few epochs of MNIST training half of a layer's
+    moments can be subnormal. So every :data:`FLUSH_EVERY` steps the entries with
+    :math:`|\tilde m| < \tau_1 = \mathrm{tiny}/\beta_1^{K}` (and
     :math:`\tilde v < \tau_2 = \mathrm{tiny}/\beta_2^{K}`), :math:`K` = :data:`FLUSH_EVERY`,
     are set to zero: an entry above :math:`\tau` cannot decay below tiny before the next flush.
+    A :math:`\beta` below 1/2 is counted as 1/2, so that :math:`\tau \le 2^K\,\mathrm{tiny}`
+    (such a moment may then pass through the subnormal range between two flushes: slower, not wrong).
     The update changes by less than :math:`\tau_1 s_t/\epsilon` per entry (below 1e-32 in float32
     with the default hyper-parameters, far under a float32 parameter's rounding), and its
     denominator by a relative :math:`\sqrt{\tau_2}/\epsilon` (1e-11). In float64, tiny is
